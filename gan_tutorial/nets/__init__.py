@@ -1,0 +1,1 @@
+"""Networks of the course: one small file per family, read like the papers."""

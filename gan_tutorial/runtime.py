@@ -1,0 +1,155 @@
+"""Where the course runs: device, seeds, presets, folders.
+
+The one place that knows about hardware. Notebooks and the package ask ``device()`` for the
+device and ``configure(...)`` for their settings; nothing else names a device.
+
+Presets (see DESIGN.md):
+
+========  ===========================  ==========================================
+preset    for                          promise
+========  ===========================  ==========================================
+smoke     CI, nbval                    every code path runs, under 60 s
+cpu       laptops, Binder, classrooms  headline targets met in a few minutes
+gpu       Colab, workstations          paper-scale settings, stricter targets
+========  ===========================  ==========================================
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+PRESETS = ("smoke", "cpu", "gpu")
+ENV_PRESET = "GAN_TUTORIAL_PRESET"
+ENV_NOTEBOOK = "GAN_TUTORIAL_NOTEBOOK"
+ENV_CACHE = "GAN_TUTORIAL_CACHE"
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """The best available device: CUDA, then Apple ``mps``, then the CPU.
+
+    ``prefer`` (or the variable ``GAN_TUTORIAL_DEVICE``) forces one, e.g. ``"cpu"``.
+    """
+    prefer = prefer or os.environ.get("GAN_TUTORIAL_DEVICE")
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (all devices); return a CPU generator with that seed."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def preset(name: str | None = None) -> str:
+    """The preset in force: ``name`` if given, else ``$GAN_TUTORIAL_PRESET``, else ``gpu`` when
+    CUDA is present, else ``cpu``. An unknown name raises ``ValueError`` listing the valid ones."""
+    if name is None:
+        name = os.environ.get(ENV_PRESET) or None
+    if name is None:
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if not isinstance(name, str) or name.strip().lower() not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return name.strip().lower()
+
+
+@dataclass
+class Run:
+    """What ``configure`` resolved for the running notebook; ``report.publish`` reads it."""
+
+    notebook: str
+    preset: str
+    parameters: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+
+
+_current: Run | None = None
+
+
+def current_run() -> Run | None:
+    return _current
+
+
+def configure(notebook: str, PRESET: str | None, values: Mapping[str, Any],
+              table: Mapping[str, Mapping[str, Any]]) -> SimpleNamespace:
+    """Resolve a notebook's ``parameters`` cell against its preset table.
+
+    ``values`` holds the knobs of the parameters cell (``None`` = "from the preset");
+    ``table`` maps each preset name to the default of every knob. Explicit values win.
+    Returns a namespace with one attribute per knob plus ``preset`` and ``device``, seeds
+    everything with ``seed`` when that knob exists, and starts the clock that ``publish``
+    reports.
+    """
+    global _current
+    name = preset(PRESET)
+    missing = [p for p in PRESETS if p not in table]
+    if missing:
+        raise ValueError(f"preset table of {notebook} lacks {missing}")
+    defaults = dict(table[name])
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"{notebook}: no preset default for {unknown}; "
+                         f"known knobs: {sorted(defaults)}")
+    resolved = {k: (values[k] if values.get(k) is not None else v) for k, v in defaults.items()}
+    _current = Run(notebook=os.environ.get(ENV_NOTEBOOK) or notebook, preset=name,
+                   parameters=dict(resolved))
+    if "seed" in resolved:
+        seed_everything(resolved["seed"])
+    return SimpleNamespace(**resolved, preset=name, device=device())
+
+
+def cache_dir(sub: str = "") -> Path:
+    """A writable folder for generated data (``$GAN_TUTORIAL_CACHE`` or ``~/.cache/gan_tutorial``)."""
+    root = Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "gan_tutorial")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """The repository's ``data/`` folder (sample files in the real formats)."""
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def describe(PRESET: str | None = None, file=None) -> dict[str, str]:
+    """Print (and return) device, preset and the versions that matter."""
+    import matplotlib
+    import scipy
+    import sklearn
+
+    dev = device()
+    info = {
+        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        "preset": preset(PRESET),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+        "threads": str(torch.get_num_threads()),
+    }
+    width = max(map(len, info))
+    for k, v in info.items():
+        print(f"{k:>{width}}: {v}", file=file or sys.stdout)
+    return info

@@ -1,0 +1,317 @@
+"""The one adversarial training loop of the course.
+
+``train(...)`` runs Goodfellow et al.'s Algorithm 1 generalised: for each generator step,
+``k`` discriminator (critic) steps on fresh real and fake minibatches, then one generator step.
+The losses are functions (``losses.py``) so the same loop trains a JS-GAN, a WGAN with
+clipping (``after_D_step=clip_weights(0.01)``) or a WGAN-GP.
+
+It keeps a ``History`` (per-step losses, gradient norms and custom metrics every N steps),
+shows progress with ``tqdm.auto``, stops with ``TrainingDiverged`` on NaN/Inf, and saves and
+resumes checkpoints (written atomically, read with ``weights_only=True``).
+
+Speed: losses stay on the device and are read once every ``log_every`` steps (no host
+synchronisation per step); optional bf16 autocast (``amp=True``; all losses are on logits) and
+``channels_last`` for image networks.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .losses import discriminator_loss, nonsaturating_generator_loss
+
+LossD = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+LossG = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite. ``step`` is the first bad step, ``last_finite`` the last
+    finite values of the losses."""
+
+    def __init__(self, step: int, which: str, last_finite: Mapping[str, float]):
+        self.step, self.which, self.last_finite = step, which, dict(last_finite)
+        last = ", ".join(f"{k}={v:.4g}" for k, v in self.last_finite.items()) or "none"
+        super().__init__(
+            f"training diverged at step {step}: {which} is not finite (last finite values: {last}). "
+            "Try a lower learning rate, a different loss, or gradient clipping.")
+
+
+@dataclass
+class History:
+    """What happened during training, as plain lists (easy to plot and to checkpoint)."""
+
+    step: list[int] = field(default_factory=list)          # generator step of each loss entry
+    loss_D: list[float] = field(default_factory=list)      # mean over the k critic steps
+    loss_G: list[float] = field(default_factory=list)
+    grad_step: list[int] = field(default_factory=list)     # steps at which gradient norms were read
+    grad_norm_D: list[float] = field(default_factory=list)
+    grad_norm_G: list[float] = field(default_factory=list)
+    metric_step: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping) -> "History":
+        return cls(**{k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()})
+
+    def last(self, name: str) -> float:
+        """The last recorded value of a metric."""
+        return self.metrics[name][-1]
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all parameter gradients of ``module`` (a device tensor, no sync)."""
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    if not norms:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+def clip_weights(c: float) -> Callable[[nn.Module], None]:
+    """WGAN's weight clipping to [-c, c], for ``after_D_step``."""
+    if c <= 0:
+        raise ValueError(f"clipping constant must be positive, got {c}")
+
+    @torch.no_grad()
+    def clip(net_D: nn.Module) -> None:
+        for p in net_D.parameters():
+            p.clamp_(-c, c)
+
+    return clip
+
+
+def tensor_sampler(data: torch.Tensor, batch_size: int, device: torch.device | str | None = None,
+                   generator: torch.Generator | None = None) -> Callable[[], torch.Tensor]:
+    """Random minibatches (with replacement) of a dataset held on the device.
+
+    Keeping a small dataset on the GPU and drawing indices there avoids a host round trip per
+    step. Raises ``ValueError`` on an empty dataset or a non-positive batch size.
+    """
+    if len(data) == 0:
+        raise ValueError("tensor_sampler: the dataset is empty")
+    if batch_size <= 0:
+        raise ValueError(f"tensor_sampler: batch_size must be positive, got {batch_size}")
+    device = torch.device(device) if device is not None else data.device
+    data = data.to(device)
+    n = len(data)
+
+    def sample() -> torch.Tensor:
+        idx = torch.randint(n, (batch_size,), device=device, generator=generator)
+        return data[idx]
+
+    return sample
+
+
+def save_checkpoint(path: str | os.PathLike, state: Mapping) -> None:
+    """``torch.save`` through a temporary file and ``os.replace``: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(dict(state), tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
+    """Read a checkpoint with ``weights_only=True`` (no arbitrary code from the file)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
+
+
+def _to_device_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    if channels_last and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def train(
+    net_G: nn.Module,
+    net_D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    sample_real: Callable[[], torch.Tensor],
+    sample_noise: Callable[[int], torch.Tensor],
+    num_steps: int,
+    *,
+    loss_D: LossD = discriminator_loss,
+    loss_G: LossG = nonsaturating_generator_loss,
+    k: int = 1,
+    after_D_step: Callable[[nn.Module], None] | None = None,
+    schedulers: Sequence = (),
+    metrics: Mapping[str, Callable[[nn.Module, nn.Module], float]] | None = None,
+    metric_every: int | None = None,
+    callback: Callable[[int, nn.Module, nn.Module, History], None] | None = None,
+    callback_every: int | None = None,
+    log_every: int = 50,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    amp: bool = False,
+    channels_last: bool = False,
+    history: History | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
+    """Train ``net_G`` against ``net_D`` for ``num_steps`` generator steps.
+
+    Each step: ``k`` times { x = sample_real(); z = sample_noise(len(x)); fake = G(z) without
+    gradient; minimise loss_D(D, x, fake); after_D_step(D) }, then { z = sample_noise(len(x));
+    minimise loss_G(D, G(z)) }, then the schedulers step.
+
+    ``metrics`` maps a name to ``fn(net_G, net_D) -> float``, computed every ``metric_every``
+    steps and after the last step with G in eval mode (batch norm uses its running statistics).
+    ``callback(step, net_G, net_D, history)`` runs every ``callback_every`` steps (snapshots).
+    ``checkpoint`` names a file saved every ``checkpoint_every`` steps and at the end; with
+    ``resume=True`` an existing checkpoint is loaded and training continues from its step.
+    Raises ``TrainingDiverged`` when a loss becomes NaN or infinite.
+    """
+    if num_steps < 0 or int(num_steps) != num_steps:
+        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
+    if k < 1:
+        raise ValueError(f"k (discriminator steps per generator step) must be >= 1, got {k}")
+    if log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {log_every}")
+    metrics = dict(metrics or {})
+    if metrics and not metric_every:
+        metric_every = max(1, num_steps // 10)
+    history = history or History()
+    for name in metrics:
+        history.metrics.setdefault(name, [])
+
+    dev = next(net_G.parameters()).device
+    if channels_last:
+        net_G.to(memory_format=torch.channels_last)
+        net_D.to(memory_format=torch.channels_last)
+    autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp)
+
+    start = 0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, map_location=dev)
+        net_G.load_state_dict(state["net_G"])
+        net_D.load_state_dict(state["net_D"])
+        opt_G.load_state_dict(state["opt_G"])
+        opt_D.load_state_dict(state["opt_D"])
+        for sch, s in zip(schedulers, state.get("schedulers", [])):
+            sch.load_state_dict(s)
+        history = History.from_state_dict(state["history"])
+        start = int(state["step"])
+        torch.set_rng_state(state["rng_cpu"])
+        if dev.type == "cuda" and "rng_cuda" in state:
+            torch.cuda.set_rng_state(state["rng_cuda"], dev)
+
+    def save(step: int) -> None:
+        state = {"step": step, "net_G": net_G.state_dict(), "net_D": net_D.state_dict(),
+                 "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
+                 "schedulers": [s.state_dict() for s in schedulers],
+                 "history": history.state_dict(), "rng_cpu": torch.get_rng_state()}
+        if dev.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(dev)
+        save_checkpoint(checkpoint, state)
+
+    def run_metrics(step: int) -> None:
+        was = net_G.training, net_D.training
+        net_G.eval(), net_D.eval()
+        try:
+            values = {name: float(fn(net_G, net_D)) for name, fn in metrics.items()}
+        finally:
+            net_G.train(was[0]), net_D.train(was[1])
+        history.metric_step.append(step)
+        for name, v in values.items():
+            history.metrics[name].append(v)
+
+    pending_D: list[torch.Tensor] = []
+    pending_G: list[torch.Tensor] = []
+    pending_steps: list[int] = []
+
+    def flush() -> None:
+        """Read the losses kept on the device (one sync) and check them."""
+        if not pending_steps:
+            return
+        values = torch.stack([torch.stack(pending_D), torch.stack(pending_G)]).float().cpu()
+        ld, lg = values[0].tolist(), values[1].tolist()
+        for s, d, g in zip(pending_steps, ld, lg):
+            for which, v in (("loss_D", d), ("loss_G", g)):
+                if not math.isfinite(v):
+                    last = {"loss_D": history.loss_D[-1], "loss_G": history.loss_G[-1]} if history.loss_D else {}
+                    raise TrainingDiverged(s, which, last)
+            history.step.append(s)
+            history.loss_D.append(d)
+            history.loss_G.append(g)
+        pending_D.clear(), pending_G.clear(), pending_steps.clear()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=False)
+    net_G.train(), net_D.train()
+    try:
+        for step in range(start + 1, num_steps + 1):
+            log_now = step % log_every == 0 or step == num_steps
+            # (1) Update D k times: maximise its objective on real vs detached fake samples.
+            loss_d_sum = None
+            for _ in range(k):
+                real = _to_device_format(sample_real(), channels_last)
+                z = sample_noise(real.shape[0])
+                with torch.no_grad(), autocast:
+                    fake = net_G(z)
+                with autocast:
+                    ld = loss_D(net_D, real, fake.detach())
+                opt_D.zero_grad(set_to_none=True)
+                ld.backward()
+                opt_D.step()
+                if after_D_step is not None:
+                    after_D_step(net_D)
+                loss_d_sum = ld.detach() if loss_d_sum is None else loss_d_sum + ld.detach()
+            if log_now:  # read before the G step adds its own gradients to D's parameters
+                gn_D = grad_norm(net_D)
+            # (2) Update G once: fool the (fixed) discriminator.
+            z = sample_noise(real.shape[0])
+            with autocast:
+                lg = loss_G(net_D, net_G(z))
+            opt_G.zero_grad(set_to_none=True)
+            lg.backward()
+            opt_G.step()
+            for sch in schedulers:
+                sch.step()
+
+            pending_D.append(loss_d_sum / k)
+            pending_G.append(lg.detach())
+            pending_steps.append(step)
+            last = step == num_steps
+            if log_now:
+                flush()
+                history.grad_step.append(step)
+                history.grad_norm_D.append(float(gn_D))
+                history.grad_norm_G.append(float(grad_norm(net_G)))
+                bar.set_postfix(loss_D=f"{history.loss_D[-1]:.3f}", loss_G=f"{history.loss_G[-1]:.3f}",
+                                refresh=False)
+            if metrics and (step % metric_every == 0 or last):
+                run_metrics(step)
+            if callback is not None and callback_every and (step % callback_every == 0 or last):
+                callback(step, net_G, net_D, history)
+            if checkpoint is not None and ((checkpoint_every and step % checkpoint_every == 0) or last):
+                flush()
+                save(step)
+            bar.update(1)
+        flush()
+    finally:
+        bar.close()
+    return history
