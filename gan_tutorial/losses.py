@@ -38,3 +38,60 @@ def minimax_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
 
 def nonsaturating_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
     return nonsaturating_g_logits(net_D(fake))
+
+
+# --- Wasserstein losses and the gradient penalty (WGAN: Arjovsky et al. 2017; WGAN-GP:
+# Gulrajani et al. 2017). The critic returns an unbounded score, no logits, no logarithms.
+
+def wasserstein_critic_loss(net_D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss ``E[D(fake)] - E[D(real)]``: minimising it maximises the dual estimate
+    ``E[D(real)] - E[D(fake)]`` of W1 (Arjovsky et al. 2017, Algorithm 1)."""
+    return net_D(fake).mean() - net_D(real).mean()
+
+
+def wasserstein_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss ``-E[D(G(z))]``."""
+    return -net_D(fake).mean()
+
+
+def gradient_penalty(net_D, real: torch.Tensor, fake: torch.Tensor, *, center: float = 1.0,
+                     alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty ``E[(||grad_x D(x_hat)||_2 - center)^2]`` (Gulrajani et al. 2017, Eq. 3).
+
+    ``x_hat = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1]`` per sample
+    (drawn on the device unless given, shape ``(batch,)``); the gradient norm is taken per
+    sample over all non-batch dimensions; ``create_graph=True`` so the penalty itself can be
+    differentiated with respect to the critic's parameters. Not multiplied by lambda.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"gradient_penalty: real {tuple(real.shape)} and fake "
+                         f"{tuple(fake.shape)} must have the same shape")
+    n = real.shape[0]
+    if alpha is None:
+        alpha = torch.rand(n, device=real.device, dtype=real.dtype)
+    alpha = torch.as_tensor(alpha, device=real.device, dtype=real.dtype)
+    if alpha.shape != (n,):
+        raise ValueError(f"gradient_penalty: alpha must have shape ({n},), got {tuple(alpha.shape)}")
+    alpha = alpha.view(n, *([1] * (real.dim() - 1)))
+    x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    out = net_D(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norms = grad.reshape(n, -1).norm(2, dim=1)
+    return ((norms - center) ** 2).mean()
+
+
+def wgan_gp_critic_loss(lam: float = 10.0, center: float = 1.0):
+    """A ``loss_D(net_D, real, fake)`` for ``train.train``: the Wasserstein critic loss plus
+    ``lam`` times the gradient penalty (WGAN-GP's default lambda = 10)."""
+    lam = float(lam)
+    if lam < 0:
+        raise ValueError(f"gradient-penalty weight lambda must be >= 0, got {lam}")
+
+    def loss_D(net_D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        loss = wasserstein_critic_loss(net_D, real, fake)
+        if lam == 0:
+            return loss
+        return loss + lam * gradient_penalty(net_D, real, fake, center=center)
+
+    loss_D.lam = lam
+    return loss_D

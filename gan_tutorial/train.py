@@ -11,7 +11,9 @@ resumes checkpoints (written atomically, read with ``weights_only=True``).
 
 Speed: losses stay on the device and are read once every ``log_every`` steps (no host
 synchronisation per step); optional bf16 autocast (``amp=True``; all losses are on logits) and
-``channels_last`` for image networks.
+``channels_last`` for image networks; for small networks on a GPU, which are bound by kernel
+launches rather than arithmetic, ``cuda_graph=True`` captures one whole iteration (k critic steps
+and the generator step) as a CUDA graph and replays it (eager elsewhere, with the reason shown).
 """
 from __future__ import annotations
 
@@ -137,6 +139,94 @@ def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
         raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
 
 
+def _graph_unavailable(dev: torch.device, optimizers: Sequence[torch.optim.Optimizer]) -> str | None:
+    """Why a whole-iteration CUDA graph cannot be used here (``None`` when it can), and make
+    capturable optimisers capturable. Called before any optimiser state is loaded."""
+    if dev.type != "cuda":
+        return f"CUDA graphs need a CUDA device; the networks are on {dev.type}"
+    if not torch.cuda.is_available():
+        return "CUDA is not available"
+    for opt in optimizers:
+        for group in opt.param_groups:
+            if "capturable" not in group:
+                continue  # optimisers without the flag (e.g. SGD) are tried as they are
+            if not group["capturable"]:
+                group["capturable"] = True
+                for p in group["params"]:  # existing state: its step counter moves to the device
+                    st = opt.state.get(p, {})
+                    if isinstance(st.get("step"), torch.Tensor) and st["step"].device != p.device:
+                        st["step"] = st["step"].to(p.device)
+    return None
+
+
+class _GraphedIteration:
+    """One whole training iteration captured once as a CUDA graph and replayed.
+
+    The first ``warmup`` calls run eagerly on a side stream (they are real training steps: they
+    create the optimisers' state and let cuBLAS set itself up); the next call captures the
+    iteration (static input and output tensors; random numbers drawn on the device are replayed
+    with fresh values) and replays it; later calls only replay. If capture fails, the reason is
+    printed and ``fallback_reason`` is set; the caller then continues eagerly.
+    """
+
+    def __init__(self, iteration, dev: torch.device, optimizers, schedulers, warmup: int = 3):
+        self.iteration, self.dev, self.warmup = iteration, dev, warmup
+        self.warm = 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static: tuple | None = None
+        self.fallback_reason: str | None = None
+        # With schedulers the graph must read the learning rate from a device tensor.
+        self.lr_tensors: list[tuple[dict, torch.Tensor]] = []
+        if schedulers:
+            for opt in optimizers:
+                for group in opt.param_groups:
+                    lr = group["lr"]
+                    if not isinstance(lr, torch.Tensor):
+                        lr = torch.tensor(float(lr), device=dev)
+                        group["lr"] = lr
+                    self.lr_tensors.append((group, lr))
+
+    def sync_learning_rates(self) -> None:
+        """Copy a learning rate that a scheduler set as a new Python number into the tensor the
+        graph reads (schedulers of recent torch versions fill the tensor in place already)."""
+        for group, t in self.lr_tensors:
+            if group["lr"] is not t:
+                t.fill_(float(group["lr"]))
+                group["lr"] = t
+
+    def __call__(self, with_norms: bool):
+        if self.graph is None:
+            if self.warm < self.warmup:
+                self.warm += 1
+                side = torch.cuda.Stream(self.dev)
+                side.wait_stream(torch.cuda.current_stream(self.dev))
+                with torch.cuda.stream(side):
+                    out = self.iteration(True)
+                torch.cuda.current_stream(self.dev).wait_stream(side)
+                return out
+            if not self._capture():
+                return self.iteration(with_norms)
+        self.graph.replay()
+        return tuple(t.clone() for t in self.static)
+
+    def _capture(self) -> bool:
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize(self.dev)
+        try:
+            with torch.cuda.graph(graph):
+                static = self.iteration(True)
+        except Exception as e:  # a host sync, a CPU tensor, an uncapturable op...
+            self.fallback_reason = f"capture failed ({type(e).__name__}: {str(e).splitlines()[0]})"
+            print(f"cuda_graph=True: running eagerly: {self.fallback_reason}")
+            try:
+                torch.cuda.synchronize(self.dev)
+            except Exception:
+                pass
+            return False
+        self.graph, self.static = graph, static
+        return True
+
+
 def _to_device_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     if channels_last and x.dim() == 4:
         return x.contiguous(memory_format=torch.channels_last)
@@ -170,6 +260,7 @@ def train(
     history: History | None = None,
     progress: bool = True,
     desc: str = "training",
+    cuda_graph: bool = False,
 ) -> History:
     """Train ``net_G`` against ``net_D`` for ``num_steps`` generator steps.
 
@@ -183,6 +274,16 @@ def train(
     ``checkpoint`` names a file saved every ``checkpoint_every`` steps and at the end; with
     ``resume=True`` an existing checkpoint is loaded and training continues from its step.
     Raises ``TrainingDiverged`` when a loss becomes NaN or infinite.
+
+    ``cuda_graph=True`` (CUDA only): after a few eager warm-up iterations on a side stream, one
+    whole iteration is captured as a CUDA graph and replayed for every later step. This needs
+    static shapes, random numbers drawn on the device by the default generator (as
+    ``Mixture.sampler`` and ``tensor_sampler`` without ``generator`` do), no host
+    synchronisation inside the losses or ``after_D_step``, and optimisers that support
+    ``capturable=True`` (Adam, AdamW, RMSprop...; switched on here, existing state included). With ``schedulers`` the learning rates become device tensors that the graph reads.
+    Metrics, callbacks and checkpoints run between replays as usual. On a CPU or MPS device, or
+    when capture fails, training runs eagerly and the reason is printed. ``history.mode`` says
+    which mode ran: ``"eager"`` or ``"cuda_graph"``.
     """
     if num_steps < 0 or int(num_steps) != num_steps:
         raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
@@ -201,7 +302,15 @@ def train(
     if channels_last:
         net_G.to(memory_format=torch.channels_last)
         net_D.to(memory_format=torch.channels_last)
-    autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp)
+    graph_reason = None
+    if cuda_graph:
+        graph_reason = _graph_unavailable(dev, (opt_D, opt_G))
+        if graph_reason is not None:
+            print(f"cuda_graph=True: running eagerly: {graph_reason}")
+    use_graph = cuda_graph and graph_reason is None
+    # Inside a captured graph the autocast weight cache must be off (casts are part of the graph).
+    autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp,
+                              cache_enabled=False if use_graph else None)
 
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
@@ -260,47 +369,61 @@ def train(
 
     from tqdm.auto import tqdm
 
+    def iteration(with_norms: bool):
+        """One generator iteration; returns (mean loss_D, loss_G, |grad D|, |grad G|) on the device."""
+        # (1) Update D k times: maximise its objective on real vs detached fake samples.
+        loss_d_sum = None
+        for _ in range(k):
+            real = _to_device_format(sample_real(), channels_last)
+            z = sample_noise(real.shape[0])
+            with torch.no_grad(), autocast:
+                fake = net_G(z)
+            with autocast:
+                ld = loss_D(net_D, real, fake.detach())
+            opt_D.zero_grad(set_to_none=True)
+            ld.backward()
+            opt_D.step()
+            if after_D_step is not None:
+                after_D_step(net_D)
+            loss_d_sum = ld.detach() if loss_d_sum is None else loss_d_sum + ld.detach()
+        # read before the G step adds its own gradients to D's parameters
+        gn_D = grad_norm(net_D) if with_norms else None
+        # (2) Update G once: fool the (fixed) discriminator.
+        z = sample_noise(real.shape[0])
+        with autocast:
+            lg = loss_G(net_D, net_G(z))
+        opt_G.zero_grad(set_to_none=True)
+        lg.backward()
+        opt_G.step()
+        gn_G = grad_norm(net_G) if with_norms else None
+        return loss_d_sum / k, lg.detach(), gn_D, gn_G
+
+    run_iteration = _GraphedIteration(iteration, dev, (opt_D, opt_G), schedulers) if use_graph \
+        else iteration
+    history.mode = "cuda_graph" if use_graph else "eager"
+
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=False)
     net_G.train(), net_D.train()
     try:
         for step in range(start + 1, num_steps + 1):
             log_now = step % log_every == 0 or step == num_steps
-            # (1) Update D k times: maximise its objective on real vs detached fake samples.
-            loss_d_sum = None
-            for _ in range(k):
-                real = _to_device_format(sample_real(), channels_last)
-                z = sample_noise(real.shape[0])
-                with torch.no_grad(), autocast:
-                    fake = net_G(z)
-                with autocast:
-                    ld = loss_D(net_D, real, fake.detach())
-                opt_D.zero_grad(set_to_none=True)
-                ld.backward()
-                opt_D.step()
-                if after_D_step is not None:
-                    after_D_step(net_D)
-                loss_d_sum = ld.detach() if loss_d_sum is None else loss_d_sum + ld.detach()
-            if log_now:  # read before the G step adds its own gradients to D's parameters
-                gn_D = grad_norm(net_D)
-            # (2) Update G once: fool the (fixed) discriminator.
-            z = sample_noise(real.shape[0])
-            with autocast:
-                lg = loss_G(net_D, net_G(z))
-            opt_G.zero_grad(set_to_none=True)
-            lg.backward()
-            opt_G.step()
+            ld_mean, lg, gn_D, gn_G = run_iteration(log_now)
             for sch in schedulers:
                 sch.step()
+            if use_graph:
+                run_iteration.sync_learning_rates()
+                if run_iteration.fallback_reason is not None:  # capture failed: eager from here
+                    use_graph, run_iteration, history.mode = False, iteration, "eager"
 
-            pending_D.append(loss_d_sum / k)
-            pending_G.append(lg.detach())
+            pending_D.append(ld_mean)
+            pending_G.append(lg)
             pending_steps.append(step)
             last = step == num_steps
             if log_now:
                 flush()
                 history.grad_step.append(step)
                 history.grad_norm_D.append(float(gn_D))
-                history.grad_norm_G.append(float(grad_norm(net_G)))
+                history.grad_norm_G.append(float(gn_G))
                 bar.set_postfix(loss_D=f"{history.loss_D[-1]:.3f}", loss_G=f"{history.loss_G[-1]:.3f}",
                                 refresh=False)
             if metrics and (step % metric_every == 0 or last):
