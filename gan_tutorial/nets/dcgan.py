@@ -1,0 +1,152 @@
+"""DCGAN: deep convolutional generator and discriminator (Radford, Metz & Chintala 2016).
+
+The architecture guidelines of the paper (Sec. 3):
+
+* no pooling: strided convolutions in D, fractionally strided (transposed) convolutions in G;
+* batch normalisation in both networks, except at G's output layer and D's input layer;
+* no fully connected hidden layers (z enters as a 1x1 "image" with ``latent_dim`` channels);
+* ReLU in G, with tanh at its output; LeakyReLU (slope 0.2) in D.
+
+Training details (Sec. 4): weights from N(0, 0.02), Adam with learning rate 2e-4 and
+beta1 = 0.5, minibatches of 128, z drawn uniformly from [-1, 1]^100. D here returns logits
+(one per image); the losses in ``losses.py`` apply the sigmoid inside a stable softplus.
+
+Both networks are built for a square ``image_size`` that is a power of two >= 8: 32x32 (the
+``cpu`` preset) has three up/down-sampling blocks, 64x64 (the paper, ``gpu`` preset) four.
+Also here: the latent-space tools of Sec. 6 (``uniform_noise``, ``lerp``, ``slerp``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["Generator", "Discriminator", "init_weights", "uniform_noise", "lerp", "slerp",
+           "dcgan_optimizers"]
+
+
+def _blocks(image_size: int) -> int:
+    n = math.log2(image_size) if image_size > 0 else -1
+    if image_size < 8 or n != int(n):
+        raise ValueError(f"image_size must be a power of two >= 8 (32 or 64 here), got {image_size}")
+    return int(n) - 2      # 4x4 -> image_size in this many doublings
+
+
+class Generator(nn.Module):
+    """G: z (n, latent_dim) -> image (n, channels, image_size, image_size) in [-1, 1].
+
+    For image_size 32 and width w (``ngf``):
+    z (latent_dim, 1, 1) -> (4w, 4, 4) -> (2w, 8, 8) -> (w, 16, 16) -> (channels, 32, 32).
+    For 64 one more block, starting at 8w (the paper's 1024 channels with w = 128).
+    """
+
+    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64,
+                 width: int = 64):
+        super().__init__()
+        self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        n = _blocks(image_size)
+        c = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),    # (c, 4, 4)
+            nn.BatchNorm2d(c), nn.ReLU(True)]
+        for _ in range(n - 1):                                         # doubles H, W; halves C
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False),  # (channels, size, size)
+                   nn.Tanh()]                                          # no batch norm at the output
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """D: image (n, channels, image_size, image_size) -> logits (n,).
+
+    For image_size 32 and width w (``ndf``):
+    (channels, 32, 32) -> (w, 16, 16) -> (2w, 8, 8) -> (4w, 4, 4) -> (1, 1, 1).
+    No batch norm on the input block; LeakyReLU(0.2) everywhere; no sigmoid (logits).
+    """
+
+    def __init__(self, channels: int = 3, image_size: int = 64, width: int = 64):
+        super().__init__()
+        self.channels, self.image_size = channels, image_size
+        n = _blocks(image_size)
+        c = width
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, c, 4, 2, 1, bias=False),               # (w, size/2, size/2)
+            nn.LeakyReLU(0.2, inplace=True)]
+        for _ in range(n - 1):                                         # halves H, W; doubles C
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(c * 2), nn.LeakyReLU(0.2, inplace=True)]
+            c *= 2
+        layers += [nn.Conv2d(c, 1, 4, 1, 0, bias=False)]               # (1, 1, 1): one logit
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> nn.Module:
+    """DCGAN initialisation: convolutions from N(0, std); batch norm scales from N(1, std),
+    shifts 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def dcgan_optimizers(net_G: nn.Module, net_D: nn.Module, lr: float = 2e-4,
+                     betas: tuple[float, float] = (0.5, 0.999)):
+    """Adam for G and D with the paper's settings (lr 2e-4, beta1 0.5)."""
+    return (torch.optim.Adam(net_G.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(net_D.parameters(), lr=lr, betas=betas))
+
+
+def uniform_noise(n: int, latent_dim: int = 100, device=None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """z ~ U[-1, 1]^latent_dim, the DCGAN prior, shape (n, latent_dim)."""
+    if generator is not None:
+        return (torch.rand(n, latent_dim, generator=generator) * 2 - 1).to(device)
+    return torch.rand(n, latent_dim, device=device) * 2 - 1
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Linear interpolation (1 - t) z0 + t z1; ``t`` a scalar or a 1-D tensor of steps
+    (then the result has one row per step)."""
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+    if t.dim() == 1:
+        return (1 - t)[:, None] * z0.reshape(1, -1) + t[:, None] * z1.reshape(1, -1)
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float, eps: float = 1e-7) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; for GAN latents White 2016): moves along the great
+    circle from z0 to z1, interpolating the norm linearly, so the path avoids the low-norm
+    middle that a straight line crosses. Falls back to ``lerp`` for (anti)parallel vectors."""
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+    single = t.dim() == 0
+    t = t.reshape(-1, 1)
+    a, b = z0.reshape(1, -1), z1.reshape(1, -1)
+    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
+    cos = ((a / na.clamp_min(eps)) * (b / nb.clamp_min(eps))).sum(1, keepdim=True).clamp(-1, 1)
+    omega = torch.arccos(cos)
+    so = torch.sin(omega)
+    if float(so) < 1e-4:
+        out = (1 - t) * a + t * b
+    else:
+        ua, ub = a / na, b / nb
+        direction = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
+        out = direction * ((1 - t) * na + t * nb)
+    return out[0].reshape(z0.shape) if single else out
