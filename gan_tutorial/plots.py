@@ -75,3 +75,42 @@ def loss_curves(ax, history, smooth: int = 50, title: str | None = None):
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Image grids (chapter 07 onwards)
+# ---------------------------------------------------------------------------------------------
+
+def to_image_grid(images, nrow: int = 8, padding: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Tile ``images`` (n, c, h, w) in [-1, 1] into one (H, W, 3) or (H, W) array in [0, 1],
+    ``nrow`` images per row, ``padding`` pixels of ``pad_value`` between them."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() == 3:
+        x = x[:, None]
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (n, 1 or 3, h, w), got {tuple(x.shape)}")
+    if nrow < 1:
+        raise ValueError(f"nrow must be positive, got {nrow}")
+    x = ((x + 1) / 2).clamp(0, 1)
+    n, c, h, w = x.shape
+    rows = max(1, -(-n // nrow))
+    grid = torch.full((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + k * (w + padding)
+        grid[:, top:top + h, left:left + w] = x[i]
+    return grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
+
+
+def image_grid(images, nrow: int = 8, ax=None, title: str | None = None, padding: int = 1,
+               figsize: tuple[float, float] | None = None):
+    """Show ``images`` (n, c, h, w) in [-1, 1] as a grid with ``nrow`` per row; returns the axes.
+    Grey images are drawn with the grey colour map."""
+    grid = to_image_grid(images, nrow=nrow, padding=padding)
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize or (min(8.0, 0.6 * nrow + 1), 4))
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -13,7 +13,8 @@ beta1 = 0.5, minibatches of 128, z drawn uniformly from [-1, 1]^100. D here retu
 
 Both networks are built for a square ``image_size`` that is a power of two >= 8: 32x32 (the
 ``cpu`` preset) has three up/down-sampling blocks, 64x64 (the paper, ``gpu`` preset) four.
-Also here: the latent-space tools of Sec. 6 (``uniform_noise``, ``lerp``, ``slerp``).
+The latent-space tools of Sec. 6 (the uniform prior, ``lerp``, ``slerp``) live in
+``gan_tutorial.hacks`` (``uniform_noise``, ``lerp``, ``slerp``).
 """
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "Discriminator", "init_weights", "uniform_noise", "lerp", "slerp",
-           "dcgan_optimizers"]
+__all__ = ["Generator", "Discriminator", "init_weights", "dcgan_optimizers"]
 
 
 def _blocks(image_size: int) -> int:
@@ -112,41 +112,3 @@ def dcgan_optimizers(net_G: nn.Module, net_D: nn.Module, lr: float = 2e-4,
     """Adam for G and D with the paper's settings (lr 2e-4, beta1 0.5)."""
     return (torch.optim.Adam(net_G.parameters(), lr=lr, betas=betas),
             torch.optim.Adam(net_D.parameters(), lr=lr, betas=betas))
-
-
-def uniform_noise(n: int, latent_dim: int = 100, device=None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """z ~ U[-1, 1]^latent_dim, the DCGAN prior, shape (n, latent_dim)."""
-    if generator is not None:
-        return (torch.rand(n, latent_dim, generator=generator) * 2 - 1).to(device)
-    return torch.rand(n, latent_dim, device=device) * 2 - 1
-
-
-def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-    """Linear interpolation (1 - t) z0 + t z1; ``t`` a scalar or a 1-D tensor of steps
-    (then the result has one row per step)."""
-    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
-    if t.dim() == 1:
-        return (1 - t)[:, None] * z0.reshape(1, -1) + t[:, None] * z1.reshape(1, -1)
-    return (1 - t) * z0 + t * z1
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float, eps: float = 1e-7) -> torch.Tensor:
-    """Spherical interpolation (Shoemake 1985; for GAN latents White 2016): moves along the great
-    circle from z0 to z1, interpolating the norm linearly, so the path avoids the low-norm
-    middle that a straight line crosses. Falls back to ``lerp`` for (anti)parallel vectors."""
-    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
-    single = t.dim() == 0
-    t = t.reshape(-1, 1)
-    a, b = z0.reshape(1, -1), z1.reshape(1, -1)
-    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
-    cos = ((a / na.clamp_min(eps)) * (b / nb.clamp_min(eps))).sum(1, keepdim=True).clamp(-1, 1)
-    omega = torch.arccos(cos)
-    so = torch.sin(omega)
-    if float(so) < 1e-4:
-        out = (1 - t) * a + t * b
-    else:
-        ua, ub = a / na, b / nb
-        direction = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
-        out = direction * ((1 - t) * na + t * nb)
-    return out[0].reshape(z0.shape) if single else out
