@@ -79,8 +79,9 @@ def _samples(a, name: str) -> np.ndarray:
     return a
 
 
-def histograms(a, b, bins: int = 100, smoothing: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Histograms of two sample sets on common bins (plus a tiny mass so KL stays finite)."""
+def histograms(a, b, bins: int = 100, smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Histograms of two sample sets on common bins; ``smoothing`` counts are added to every bin
+    (Jeffreys' add-half) so that KL stays finite where one sample set has an empty bin."""
     a, b = _samples(a, "a"), _samples(b, "b")
     edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=bins)
     ha = np.histogram(a, edges)[0] + smoothing

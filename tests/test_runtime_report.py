@@ -1,0 +1,95 @@
+import json
+import os
+
+import pytest
+import torch
+
+from gan_tutorial import report, runtime
+
+
+def test_preset_from_name_env_and_default(monkeypatch):
+    assert runtime.preset("smoke") == "smoke"
+    assert runtime.preset(" CPU ") == "cpu"
+    monkeypatch.setenv(runtime.ENV_PRESET, "gpu")
+    assert runtime.preset() == "gpu"
+    monkeypatch.delenv(runtime.ENV_PRESET)
+    assert runtime.preset() == ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def test_unknown_preset_lists_valid_ones():
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        runtime.preset("laptop")
+
+
+def test_device_is_a_torch_device(monkeypatch):
+    monkeypatch.setenv("GAN_TUTORIAL_DEVICE", "cpu")
+    assert runtime.device() == torch.device("cpu")
+
+
+def test_seed_everything_repeats_and_rejects_non_integers():
+    runtime.seed_everything(3)
+    a = torch.rand(4)
+    runtime.seed_everything(3)
+    assert torch.equal(a, torch.rand(4))
+    with pytest.raises(TypeError):
+        runtime.seed_everything(1.5)
+
+
+TABLE = {"smoke": dict(seed=0, steps=10), "cpu": dict(seed=0, steps=100), "gpu": dict(seed=1, steps=1000)}
+
+
+def test_configure_explicit_values_win():
+    cfg = runtime.configure("nb", "cpu", dict(seed=None, steps=7), TABLE)
+    assert (cfg.preset, cfg.seed, cfg.steps) == ("cpu", 0, 7)
+    assert runtime.current_run().parameters == {"seed": 0, "steps": 7}
+
+
+def test_configure_rejects_unknown_knob_and_incomplete_table():
+    with pytest.raises(ValueError, match="lr"):
+        runtime.configure("nb", "cpu", dict(lr=None), TABLE)
+    with pytest.raises(ValueError, match="gpu"):
+        runtime.configure("nb", "cpu", {}, {"smoke": {}, "cpu": {}})
+
+
+@pytest.mark.parametrize("value,target,ok", [
+    (8, ">= 8", True), (7.9, ">= 8", False), (0.5, "< 0.6", True), (3, "in [1, 3]", True),
+    (3.1, "in [1, 3]", False), (float("nan"), "<= 1", False), (2, "== 2", True), (1e-7, "< 1e-6", True)])
+def test_check_targets(value, target, ok):
+    assert report.check(value, target) is ok
+
+
+def test_check_rejects_unreadable_target():
+    with pytest.raises(ValueError, match="at least 3"):
+        report.check(1, "at least 3")
+
+
+def test_publish_appends_records_atomically(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "results.json"
+    monkeypatch.setenv(report.ENV_RESULTS, str(out))
+    runtime.configure("03_demo", "smoke", dict(seed=None, steps=None), TABLE)
+    rec = report.publish({"modes": 8, "hq": 0.4}, {"modes": ">= 8", "hq": ">= 0.5"})
+    assert rec["met"] is False and rec["notebook"] == "03_demo" and rec["preset"] == "smoke"
+    report.publish({"modes": 8}, {"modes": ">= 8"})
+    records = json.loads(out.read_text())
+    assert [r["met"] for r in records] == [False, True]
+    assert set(records[0]) == {"notebook", "preset", "parameters", "seconds", "metrics", "targets", "met"}
+    assert records[0]["parameters"] == {"seed": 0, "steps": 10}
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert "MISSED: hq" in capsys.readouterr().out
+
+
+def test_publish_rejects_targets_without_metric_and_non_numbers():
+    with pytest.raises(KeyError, match="fid"):
+        report.publish({"modes": 1}, {"fid": "< 10"})
+    with pytest.raises(TypeError, match="modes"):
+        report.publish({"modes": "many"})
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "r.json"
+    report.atomic_write_text(path, "old")
+
+    with pytest.raises(TypeError):
+        report.atomic_write_text(path, 12345)  # not text: the write fails
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["r.json"]

@@ -1,0 +1,153 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gan_tutorial import losses, train
+from gan_tutorial.data import toy
+from gan_tutorial.nets import mlp
+
+
+def small_gan(seed=0, lr=1e-3):
+    torch.manual_seed(seed)
+    G, D = mlp.generator(1, 1, 16, 2), mlp.discriminator(1, 16, 2)
+    oG = torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999))
+    return G, D, oG, oD
+
+
+def sample_real():
+    return 3.0 + 0.5 * torch.randn(64, 1)
+
+
+def noise(n):
+    return torch.randn(n, 1)
+
+
+def test_loss_values_on_logits_match_the_formulas():
+    l = torch.tensor([-2.0, 0.0, 3.0])
+    d = torch.sigmoid(l)
+    assert losses.d_loss_logits(l, l).item() == pytest.approx(
+        (-(torch.log(d)).mean() - torch.log(1 - d).mean()).item(), rel=1e-6)
+    assert losses.minimax_g_logits(l).item() == pytest.approx(torch.log(1 - d).mean().item(), rel=1e-6)
+    assert losses.nonsaturating_g_logits(l).item() == pytest.approx(-torch.log(d).mean().item(), rel=1e-6)
+
+
+def test_minimax_generator_gradient_vanishes_when_d_rejects_confidently():
+    l = torch.tensor([-8.0], requires_grad=True)            # D(G(z)) = 3e-4
+    (g_mm,) = torch.autograd.grad(losses.minimax_g_logits(l), l)
+    (g_ns,) = torch.autograd.grad(losses.nonsaturating_g_logits(l), l)
+    assert abs(g_mm.item()) == pytest.approx(torch.sigmoid(torch.tensor(-8.0)).item(), rel=1e-5)
+    assert abs(g_ns.item()) == pytest.approx(1 - torch.sigmoid(torch.tensor(-8.0)).item(), rel=1e-5)
+
+
+def test_generator_moves_towards_the_data():
+    G, D, oG, oD = small_gan()
+    before = G(torch.randn(2000, 1)).mean().item()
+    hist = train.train(G, D, oG, oD, sample_real, noise, 600, progress=False, log_every=100)
+    after = G(torch.randn(2000, 1)).mean().item()
+    assert abs(after - 3.0) < abs(before - 3.0) / 2
+    assert len(hist.loss_D) == 600 and hist.step[-1] == 600
+    assert hist.grad_step == [100, 200, 300, 400, 500, 600]
+
+
+def test_k_steps_metrics_and_callback():
+    G, D, oG, oD = small_gan()
+    calls = {"real": 0, "cb": []}
+
+    def counting_real():
+        calls["real"] += 1
+        return sample_real()
+
+    def metric(g, d):
+        assert not g.training                                   # metrics sample in eval mode
+        return 1.0
+
+    hist = train.train(G, D, oG, oD, counting_real, noise, 10, k=3, metrics={"m": metric}, metric_every=5,
+                       callback=lambda s, g, d, h: calls["cb"].append(s), callback_every=4, progress=False)
+    assert calls["real"] == 30
+    assert hist.metric_step == [5, 10] and hist.metrics["m"] == [1.0, 1.0]
+    assert calls["cb"] == [4, 8, 10]
+
+
+def test_weight_clipping_hook():
+    G, D, oG, oD = small_gan()
+    train.train(G, D, oG, oD, sample_real, noise, 5, after_D_step=train.clip_weights(0.01), progress=False)
+    assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 + 1e-7
+    with pytest.raises(ValueError):
+        train.clip_weights(0)
+
+
+def test_divergence_is_reported_with_step_and_last_values():
+    G, D, oG, oD = small_gan()
+
+    def exploding(net_D, fake):
+        out = net_D(fake).mean()
+        return out * (math.inf if exploding.n >= 3 else 1.0) if not exploding.bump() else out
+
+    exploding.n = 0
+
+    def bump():
+        exploding.n += 1
+        return False
+
+    exploding.bump = bump
+    with pytest.raises(train.TrainingDiverged) as e:
+        train.train(G, D, oG, oD, sample_real, noise, 10, loss_G=exploding, progress=False, log_every=2)
+    assert e.value.step == 3 and e.value.which == "loss_G"
+    assert "step 3" in str(e.value) and "loss_D=" in str(e.value)
+
+
+def test_checkpoint_resume_gives_the_same_result(tmp_path):
+    ck = tmp_path / "ck.pt"
+    G, D, oG, oD = small_gan(1)
+    torch.manual_seed(5)
+    full = train.train(G, D, oG, oD, sample_real, noise, 40, progress=False)
+    G2, D2, oG2, oD2 = small_gan(1)
+    torch.manual_seed(5)
+    train.train(G2, D2, oG2, oD2, sample_real, noise, 20, checkpoint=ck, progress=False)
+    G3, D3, oG3, oD3 = small_gan(99)                         # different init: the checkpoint must win
+    resumed = train.train(G3, D3, oG3, oD3, sample_real, noise, 40, checkpoint=ck, resume=True, progress=False)
+    assert resumed.loss_G == pytest.approx(full.loss_G, rel=1e-5)
+    for a, b in zip(G.parameters(), G3.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]    # no temporary files left
+
+
+def test_bad_checkpoint_and_arguments(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        train.load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError):
+        train.load_checkpoint(tmp_path / "missing.pt")
+    G, D, oG, oD = small_gan()
+    with pytest.raises(ValueError, match="k"):
+        train.train(G, D, oG, oD, sample_real, noise, 5, k=0)
+    with pytest.raises(ValueError, match="num_steps"):
+        train.train(G, D, oG, oD, sample_real, noise, -1)
+
+
+def test_tensor_sampler_draws_rows_of_the_dataset():
+    data = torch.arange(10.0).reshape(10, 1)
+    batch = train.tensor_sampler(data, 32)()
+    assert batch.shape == (32, 1) and set(batch.flatten().tolist()) <= set(range(10))
+    with pytest.raises(ValueError, match="empty"):
+        train.tensor_sampler(data[:0], 4)
+
+
+def test_toy_mixture_trains_through_the_loop():
+    torch.manual_seed(0)
+    ring = toy.ring()
+    G, D = mlp.generator(2, 2, 64, 2), mlp.discriminator(2, 64, 2)
+    oG = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
+
+    def distance_to_ring():
+        with torch.no_grad():
+            return torch.cdist(G(torch.randn(1000, 2)), ring.means).min(1).values.mean().item()
+
+    start = distance_to_ring()
+    train.train(G, D, oG, oD, ring.sampler(128), lambda n: torch.randn(n, 2), 500, progress=False)
+    assert distance_to_ring() < start / 2
