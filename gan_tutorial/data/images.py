@@ -96,7 +96,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     theta = np.arctan2(v, u)
     wobble = np.zeros_like(theta)
     for k in (2, 3, 5):
-        amp = rng.uniform(0.6, 1.0, (n, 1, 1)) * {2: 0.10, 3: 0.16, 5: 0.10}[k]
+        amp = rng.uniform(0.7, 1.0, (n, 1, 1)) * {2: 0.12, 3: 0.20, 5: 0.14}[k]
         wobble += amp * np.cos(k * theta + rng.uniform(0, 2 * np.pi, (n, 1, 1)))
     r_theta = radius * (1 + border * wobble)
     dist = np.sqrt(u**2 + v**2)

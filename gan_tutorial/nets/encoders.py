@@ -15,7 +15,7 @@ from torch import nn
 class AttributeClassifier(nn.Module):
     """x (n, channels, s, s) in [-1, 1] -> logits (n, n_attributes); any s >= 8.
 
-    (c, s, s) -> (w, s/2, s/2) -> (2w, s/4, s/4) -> (4w, s/8, s/8) -> global mean (4w)
+    (c, s, s) -> (w, s/2, s/2) -> (2w, s/4, s/4) -> (4w, s/8, s/8) -> mean-pooled to (4w, 4, 4)
     -> features (feature_dim) -> logits (n_attributes).
     """
 
@@ -27,8 +27,8 @@ class AttributeClassifier(nn.Module):
             nn.Conv2d(channels, w, 3, 2, 1), nn.BatchNorm2d(w), nn.ReLU(True),           # s/2
             nn.Conv2d(w, 2 * w, 3, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU(True),      # s/4
             nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.BatchNorm2d(4 * w), nn.ReLU(True),  # s/8
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),                                    # (4w)
-            nn.Linear(4 * w, feature_dim), nn.ReLU(True))                             # features
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),                                    # (4w * 16)
+            nn.Linear(4 * w * 16, feature_dim), nn.ReLU(True))                        # features
         self.head = nn.Linear(feature_dim, n_attributes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
