@@ -184,3 +184,4 @@ def test_cuda_graph_trains_like_eager_on_cuda():  # pragma: no cover - no GPU in
         result[graph] = h
     assert result[True].mode == "cuda_graph"
     assert all(torch.isfinite(torch.tensor(result[True].loss_D)))
+
