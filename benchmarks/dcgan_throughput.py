@@ -1,0 +1,163 @@
+"""DCGAN training throughput: ``train.train`` against a loop written like pytorch/examples
+``dcgan/main.py``, with the same networks (``nets/dcgan.py``), the same batch and the data
+already on the device.
+
+The examples-style loop: per iteration, D on a real batch (``backward``), G on fresh noise, D on
+the detached fakes (``backward``), ``optimizerD.step()``; then D on the *same* fakes for G's
+loss, ``optimizerG.step()``; and five ``.item()`` reads (errD, errG, D(x), D(G(z)) twice) every
+iteration, as the example prints them. Its losses are on logits (``BCEWithLogitsLoss``, which is
+what the example's ``Sigmoid`` + ``BCELoss`` computes). fp32 (TF32 matmuls allowed for both).
+
+``train.train`` draws fresh noise for G's step (Goodfellow et al.'s Algorithm 1), so it runs one
+more forward pass of G (under ``no_grad``) than the example per iteration. To separate that
+algorithmic difference from loop overhead, the examples-style loop is also timed with fresh
+noise for G's step (``examples+fresh``, same work as ``train.train``).
+
+Loops are timed in alternation (A B C, A B C, ...) after a warm-up, and the median of the
+repeats is reported, so a neighbour's load hits all alike. Prints iterations/s for each and the
+ratios ``train / examples`` (the headline) and ``train / examples+fresh``.
+
+    python benchmarks/dcgan_throughput.py                      # CPU: 32x32, batch 64
+    python benchmarks/dcgan_throughput.py --size 64 --batch 512 --amp --channels-last   # a GPU
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import time
+
+import torch
+
+from gan_tutorial import runtime, train
+from gan_tutorial.nets.dcgan import Discriminator, Generator, dcgan_optimizers
+
+
+def make(args, dev, seed: int = 0):
+    torch.manual_seed(seed)
+    G = Generator(args.latent_dim, 3, args.size, args.width).to(dev)
+    D = Discriminator(3, args.size, args.width).to(dev)
+    opt_G, opt_D = dcgan_optimizers(G, D)
+    return G, D, opt_G, opt_D
+
+
+def sync(module: torch.nn.Module) -> None:
+    """Wait for the device: reading one number back completes the queued work."""
+    float(next(module.parameters()).detach().reshape(-1)[0])
+
+
+def examples_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: int,
+                  fresh_noise: bool = False) -> None:
+    """The structure of pytorch/examples dcgan/main.py (data already on the device)."""
+    dev = data.device
+    real_label, fake_label = 1.0, 0.0
+    criterion = torch.nn.BCEWithLogitsLoss()
+    for _ in range(iters):
+        ############################
+        # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+        ###########################
+        real = data[torch.randint(len(data), (batch,), device=dev)]
+        D.zero_grad()
+        label = torch.full((batch,), real_label, device=dev)
+        output = D(real)
+        errD_real = criterion(output, label)
+        errD_real.backward()
+        D_x = torch.sigmoid(output).mean().item()
+        noise = torch.randn(batch, latent_dim, 1, 1, device=dev)
+        fake = G(noise)
+        label.fill_(fake_label)
+        output = D(fake.detach())
+        errD_fake = criterion(output, label)
+        errD_fake.backward()
+        D_G_z1 = torch.sigmoid(output).mean().item()
+        errD = errD_real + errD_fake
+        opt_D.step()
+        ############################
+        # (2) Update G network: maximize log(D(G(z)))
+        ###########################
+        G.zero_grad()
+        label.fill_(real_label)
+        if fresh_noise:
+            fake = G(torch.randn(batch, latent_dim, 1, 1, device=dev))
+        output = D(fake)
+        errG = criterion(output, label)
+        errG.backward()
+        D_G_z2 = torch.sigmoid(output).mean().item()
+        opt_G.step()
+        _ = (errD.item(), errG.item(), D_x, D_G_z1, D_G_z2)
+
+
+def trainer_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: int,
+                 amp: bool, channels_last: bool, log_every: int) -> None:
+    dev = data.device
+    train.train(G, D, opt_G, opt_D, train.tensor_sampler(data, batch, dev),
+                lambda n: torch.randn(n, latent_dim, device=dev), iters, amp=amp,
+                channels_last=channels_last, log_every=log_every, progress=False)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", type=int, default=32, help="image side (32 or 64)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--width", type=int, default=64, help="ngf = ndf (the paper: 128 at 64x64)")
+    p.add_argument("--latent-dim", type=int, default=100)
+    p.add_argument("--iters", type=int, default=30, help="timed iterations per repeat")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--amp", action="store_true", help="bf16 autocast in train.train")
+    p.add_argument("--channels-last", action="store_true", help="channels_last in train.train")
+    p.add_argument("--log-every", type=int, default=50, help="train.train reads losses this often")
+    p.add_argument("--n-data", type=int, default=2048, help="images kept on the device")
+    p.add_argument("--json", default=None, help="also write the result to this JSON file")
+    args = p.parse_args(argv)
+
+    dev = runtime.device()
+    torch.set_float32_matmul_precision("high")          # TF32 where the hardware has it (both loops)
+    torch.backends.cudnn.benchmark = True               # as the example does
+    data = (torch.rand(args.n_data, 3, args.size, args.size) * 2 - 1).to(dev)
+
+    nets = {name: make(args, dev) for name in ("examples", "examples+fresh", "train")}
+    runs = {
+        "examples": lambda n, m: examples_loop(*m, data, n, args.batch, args.latent_dim),
+        "examples+fresh": lambda n, m: examples_loop(*m, data, n, args.batch, args.latent_dim,
+                                                     fresh_noise=True),
+        "train": lambda n, m: trainer_loop(*m, data, n, args.batch, args.latent_dim, args.amp,
+                                           args.channels_last, args.log_every),
+    }
+    for name, fn in runs.items():                       # warm-up (cudnn autotuning, allocator)
+        fn(args.warmup, nets[name])
+        sync(nets[name][0])
+    rates = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, fn in runs.items():
+            sync(nets[name][0])
+            t = time.perf_counter()
+            fn(args.iters, nets[name])
+            sync(nets[name][0])
+            rates[name].append(args.iters / (time.perf_counter() - t))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    result = {
+        "device": runtime.describe(file=io.StringIO())["device"],
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "size": args.size, "batch": args.batch, "width": args.width,
+        "amp": args.amp, "channels_last": args.channels_last,
+        "it_per_s": med, "ratio": med["train"] / med["examples"],
+        "ratio_same_work": med["train"] / med["examples+fresh"],
+    }
+    print(f"device {result['device']}, torch {result['torch']}, {result['threads']} threads; "
+          f"{args.size}x{args.size}, batch {args.batch}, width {args.width}, "
+          f"amp={args.amp}, channels_last={args.channels_last}; median of {args.repeats} x "
+          f"{args.iters} iterations")
+    for name, r in med.items():
+        print(f"  {name:<15} {r:8.2f} it/s   (repeats: {', '.join(f'{x:.2f}' for x in rates[name])})")
+    print(f"ratio train / examples       = {result['ratio']:.2f}")
+    print(f"ratio train / examples+fresh = {result['ratio_same_work']:.2f}  (same work per iteration)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
