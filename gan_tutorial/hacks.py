@@ -432,6 +432,7 @@ class LabConfig:
     hidden: int = 128
     depth: int = 3
     lr: float = 1e-3
+    lr_end: float = 1.0                 # learning rates decay linearly to lr_end x their start
     betas: tuple[float, float] = (0.5, 0.999)
     sgd_lr: float = 0.05
     noise_sigma0: float = 0.5           # in data units; divided by the scale when normalized
@@ -518,21 +519,34 @@ def build_case(cfg: LabConfig, mixture, device) -> Case:
     loss_D = bce_d_loss(labels, "mixed" if cfg.bn_mixed else "separate")
     loss_G = losses.nonsaturating_generator_loss if cfg.nonsat else losses.minimax_generator_loss
     noise = replay = None
-    if cfg.replay:
-        replay = ReplayBuffer(cfg.replay_capacity, cfg.replay_fraction)
-        loss_D = replay.wrap(loss_D)
     if cfg.inst_noise:
         noise = InstanceNoise(cfg.noise_sigma0 / scaler.scale, cfg.num_steps)
         loss_D, loss_G = noise.wrap_D(loss_D), noise.wrap_G(loss_G)
+    if cfg.replay:  # outermost: the pool keeps G's clean samples, noise is added when D sees them
+        replay = ReplayBuffer(cfg.replay_capacity, cfg.replay_fraction)
+        loss_D = replay.wrap(loss_D)
     return Case(cfg, net_G, net_D, opt_G, opt_D, loss_D, loss_G, sample_real, sample_noise,
                 scaler, noise, replay)
+
+
+def linear_decay(case: Case, lr_end: float) -> list:
+    """Schedulers that take both learning rates linearly from their start to ``lr_end`` times
+    it over the run (none when ``lr_end == 1``)."""
+    if not 0 <= lr_end <= 1:
+        raise ValueError(f"lr_end must be in [0, 1], got {lr_end}")
+    if lr_end == 1:
+        return []
+    n = max(1, case.config.num_steps)
+    factor = lambda step: 1 - (1 - lr_end) * min(step, n) / n  # noqa: E731
+    return [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (case.opt_G, case.opt_D)]
 
 
 def run_case(cfg: LabConfig, mixture, device, seed: int, progress: bool = False,
              desc: str = "training") -> dict:
     """Seed, build, train through ``train.train``, and score with ``metrics.mode_coverage``.
 
-    Returns ``{"modes", "hq_fraction", "kl_uniform", "seconds", "diverged", "samples", "history"}``;
+    Returns ``{"modes", "hq_fraction", "kl_uniform", "seconds", "diverged", "samples", "history",
+    "case"}`` (``case`` holds the trained networks);
     a run whose loss becomes NaN/Inf is scored on what G produces at that point and marked
     ``diverged``.
     """
@@ -546,15 +560,16 @@ def run_case(cfg: LabConfig, mixture, device, seed: int, progress: bool = False,
     try:
         history = train.train(case.net_G, case.net_D, case.opt_G, case.opt_D, case.sample_real,
                               case.sample_noise, cfg.num_steps, loss_D=case.loss_D,
-                              loss_G=case.loss_G, log_every=max(1, cfg.num_steps // 20),
-                              progress=progress, desc=desc)
+                              loss_G=case.loss_G, schedulers=linear_decay(case, cfg.lr_end),
+                              log_every=max(1, cfg.num_steps // 20), progress=progress, desc=desc)
     except train.TrainingDiverged:
         diverged = True
     seconds = time.perf_counter() - t0
     x = case.samples(cfg.eval_samples)
     cov = metrics.mode_coverage(x, mixture.means, mixture.std)
     return {"modes": cov.modes, "hq_fraction": cov.hq_fraction, "kl_uniform": cov.kl_uniform,
-            "seconds": seconds, "diverged": diverged, "samples": x, "history": history}
+            "seconds": seconds, "diverged": diverged, "samples": x, "history": history,
+            "case": case}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -580,7 +595,9 @@ def effect(base: Sequence[float], hack: Sequence[float], min_effect: float) -> i
 
 def verdict(base: Mapping[str, Sequence[float]], hack: Mapping[str, Sequence[float]]) -> str:
     """'helped', 'hurt', 'mixed' or 'no clear effect', from the effects on modes and on the
-    high-quality fraction."""
+    high-quality fraction ('n/a (one seed)' when either side has a single seed)."""
+    if min(len(base["modes"]), len(hack["modes"])) < 2:
+        return "n/a (one seed)"
     e = [effect(base[k], hack[k], MIN_EFFECT[k]) for k in MIN_EFFECT]
     if 1 in e and -1 in e:
         return "mixed"
