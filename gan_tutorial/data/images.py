@@ -116,15 +116,15 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     lesion = colour[:, :, None, None] * shade[:, None]
     img = img * (1 - mask[:, None]) + lesion * mask[:, None]
 
-    # Hair: 2-4 thin dark curved strands across the field.
+    # Hair: 2-3 thin dark, gently curved strands across the field.
     hair_mask = np.zeros((n, size, size))
-    n_strands = rng.integers(2, 5, n)
-    width = max(0.6 * px, 0.035)
-    for s in range(4):
+    n_strands = rng.integers(2, 4, n)
+    width = max(0.8 * px, 0.035)
+    for s in range(3):
         on = (hair[:, 0, 0] > 0) & (n_strands > s)
         ang = rng.uniform(0, np.pi, (n, 1, 1))
         off = rng.uniform(-0.7, 0.7, (n, 1, 1))
-        bend = rng.uniform(-0.6, 0.6, (n, 1, 1))
+        bend = rng.uniform(-0.4, 0.4, (n, 1, 1))
         t = x * np.cos(ang) + y * np.sin(ang)                      # along the strand
         d = -x * np.sin(ang) + y * np.cos(ang) - off - bend * t**2   # across it
         strand = np.exp(-(d / width) ** 2)
