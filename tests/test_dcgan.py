@@ -1,0 +1,154 @@
+"""DCGAN networks, the attribute classifier, KID and the throughput benchmark."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from gan_tutorial import metrics, train
+from gan_tutorial.data import images
+from gan_tutorial.nets import dcgan, encoders
+
+
+@pytest.mark.parametrize("size,channels,width", [(32, 3, 8), (64, 3, 8), (32, 1, 4), (8, 1, 4)])
+def test_shapes_range_and_logits(size, channels, width):
+    G = dcgan.Generator(latent_dim=16, channels=channels, image_size=size, width=width)
+    D = dcgan.Discriminator(channels=channels, image_size=size, width=width)
+    x = G(torch.rand(5, 16) * 2 - 1)
+    assert x.shape == (5, channels, size, size)
+    assert float(x.detach().abs().max()) <= 1.0                 # tanh output
+    assert G(torch.zeros(3, 16, 1, 1)).shape == (3, channels, size, size)
+    out = D(torch.randn(5, channels, size, size) * 3)
+    assert out.shape == (5,)
+    assert not any(isinstance(m, nn.Sigmoid) for m in D.modules())   # logits, no sigmoid
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_architecture_follows_the_guidelines(size):
+    G = dcgan.Generator(100, 3, size, 8)
+    D = dcgan.Discriminator(3, size, 8)
+    g, d = list(G.net), list(D.net)
+    assert not any(isinstance(m, (nn.Linear, nn.MaxPool2d, nn.AvgPool2d)) for m in G.modules())
+    assert not any(isinstance(m, (nn.Linear, nn.MaxPool2d, nn.AvgPool2d)) for m in D.modules())
+    # G: transposed convolutions, BN + ReLU after each but the last, tanh at the output
+    convs = [m for m in g if isinstance(m, nn.ConvTranspose2d)]
+    assert len(convs) == {32: 4, 64: 5}[size]
+    assert isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
+    assert all(isinstance(m, nn.ReLU) for m in g if isinstance(m, (nn.ReLU, nn.LeakyReLU)))
+    # D: strided convolutions, no BN after the input layer, LeakyReLU(0.2)
+    assert isinstance(d[0], nn.Conv2d) and d[0].stride == (2, 2) and isinstance(d[1], nn.LeakyReLU)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d) == {32: 2, 64: 3}[size]
+    assert all(m.negative_slope == 0.2 for m in d if isinstance(m, nn.LeakyReLU))
+    assert isinstance(d[-1], nn.Conv2d)                              # last layer: one logit
+
+
+def test_init_and_optimizers():
+    torch.manual_seed(0)
+    G = dcgan.Generator(100, 3, 64, 64)
+    w = G.net[0].weight                                              # 100 x 512 x 4 x 4 weights
+    assert abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean())) < 0.001
+    bn = G.net[1]
+    assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
+    opt_G, opt_D = dcgan.dcgan_optimizers(G, dcgan.Discriminator(3, 64, 8))
+    for opt in (opt_G, opt_D):
+        assert opt.defaults["lr"] == 2e-4 and opt.defaults["betas"] == (0.5, 0.999)
+
+
+def test_bad_image_size():
+    for bad in (4, 48, 0):
+        with pytest.raises(ValueError, match="power of two"):
+            dcgan.Generator(image_size=bad)
+        with pytest.raises(ValueError, match="power of two"):
+            dcgan.Discriminator(image_size=bad)
+
+
+def test_eval_mode_sampling_does_not_depend_on_the_batch():
+    """The reason to sample in eval mode: in train mode batch norm mixes the batch."""
+    torch.manual_seed(0)
+    G = dcgan.Generator(16, 3, 32, 8)
+    G.train()
+    with torch.no_grad():
+        G(torch.rand(64, 16))                                        # running statistics move
+    z = torch.rand(8, 16) * 2 - 1
+    G.eval()
+    with torch.no_grad():
+        alone, in_batch = G(z[:1]), G(z)[:1]
+    assert torch.allclose(alone, in_batch, atol=1e-5)
+    G.train()
+    with torch.no_grad():
+        a, b = G(z[:2])[:1], G(torch.cat([z[:1], -z[1:]]))[:1]
+    assert not torch.allclose(a, b, atol=1e-3)
+
+
+def test_dcgan_trains_through_the_course_loop():
+    torch.manual_seed(0)
+    x, _ = images.lesions(64, 32, seed=0)
+    G, D = dcgan.Generator(16, 3, 32, 4), dcgan.Discriminator(3, 32, 4)
+    opt_G, opt_D = dcgan.dcgan_optimizers(G, D)
+    h = train.train(G, D, opt_G, opt_D, train.tensor_sampler(x, 16), lambda n: torch.rand(n, 16) * 2 - 1,
+                    5, log_every=1, progress=False)
+    assert len(h.loss_D) == 5 and all(torch.isfinite(torch.tensor(h.loss_D + h.loss_G)))
+
+
+def test_attribute_classifier_learns_pigment_and_gives_features():
+    torch.manual_seed(0)
+    x, y = images.lesions(384, 32, seed=1)
+    xt, yt = images.lesions(128, 32, seed=2)
+    clf = encoders.AttributeClassifier(n_attributes=4, width=8)
+    losses = encoders.fit_classifier(clf, x, y, epochs=8, batch_size=64, progress=False)
+    assert losses[-1] < losses[0]
+    p = encoders.predict(clf, xt)
+    assert p.shape == (128, 4) and float(p.min()) >= 0 and float(p.max()) <= 1
+    assert float(((p[:, 0] > 0.5).long() == yt[:, 0]).float().mean()) > 0.8   # pigment is easy
+    f = encoders.predict(clf, xt, features=True)
+    assert f.shape == (128, 64)
+    with pytest.raises(ValueError, match="differ in length"):
+        encoders.fit_classifier(clf, x, y[:10], progress=False)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(600, 16, generator=g), torch.randn(600, 16, generator=g)
+    same, same_sd = metrics.kid(a, b, n_subsets=20, subset_size=300)
+    assert abs(same) < 3 * same_sd + 1e-3
+    shifts = [metrics.kid(a, b + s, n_subsets=20, subset_size=300)[0] for s in (0.25, 0.5, 1.0)]
+    assert shifts[0] > same + 3 * same_sd and shifts[0] < shifts[1] < shifts[2]
+    with pytest.raises(ValueError, match="same d"):
+        metrics.kid(a, torch.randn(10, 8))
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.kid(a[:1], b)
+
+
+def test_mmd2_unbiased_matches_the_formula():
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    k = lambda u, v: (u @ v / 3 + 1) ** 3                          # noqa: E731
+    sxx = sum(k(x[i], x[j]) for i in range(5) for j in range(5) if i != j) / 20
+    syy = sum(k(y[i], y[j]) for i in range(4) for j in range(4) if i != j) / 12
+    sxy = sum(k(x[i], y[j]) for i in range(5) for j in range(4)) / 20
+    assert metrics.mmd2_unbiased(x, y) == pytest.approx(float(sxx + syy - 2 * sxy), rel=1e-9)
+
+
+def test_attribute_agreement():
+    p = torch.tensor([[0.9, 0.2, 0.7], [0.8, 0.6, 0.1], [0.1, 0.1, 0.9], [0.6, 0.4, 0.6]])
+    assert metrics.attribute_agreement(p, {0: 1}) == 0.75
+    assert metrics.attribute_agreement(p, {0: 1, 1: 0}) == 0.5
+    assert metrics.attribute_agreement(p, {0: 1, 1: 0, 2: 1}) == 0.5
+    with pytest.raises(ValueError, match="columns"):
+        metrics.attribute_agreement(p, {3: 1})
+    with pytest.raises(ValueError, match="columns"):
+        metrics.attribute_agreement(p, {0: 2})
+
+
+def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dcgan_throughput.py"
+    spec = importlib.util.spec_from_file_location("dcgan_throughput", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "r.json"
+    r = bench.main(["--width", "4", "--batch", "8", "--iters", "2", "--warmup", "1", "--repeats", "1",
+                    "--n-data", "32", "--json", str(out)])
+    assert set(r["it_per_s"]) == {"examples", "examples+fresh", "train"}
+    assert r["ratio"] > 0 and r["ratio_same_work"] > 0 and out.exists()
