@@ -268,7 +268,8 @@ def train(
     gradient; minimise loss_D(D, x, fake); after_D_step(D) }, then { z = sample_noise(len(x));
     minimise loss_G(D, G(z)) }, then the schedulers step.
 
-    ``metrics`` maps a name to ``fn(net_G, net_D) -> float``, computed every ``metric_every``
+    ``metrics`` maps a name to ``fn(net_G, net_D) -> float`` (or to a dict of named floats),
+    computed every ``metric_every``
     steps and after the last step with G in eval mode (batch norm uses its running statistics).
     ``callback(step, net_G, net_D, history)`` runs every ``callback_every`` steps (snapshots).
     ``checkpoint`` names a file saved every ``checkpoint_every`` steps and at the end; with
@@ -295,8 +296,6 @@ def train(
     if metrics and not metric_every:
         metric_every = max(1, num_steps // 10)
     history = history or History()
-    for name in metrics:
-        history.metrics.setdefault(name, [])
 
     dev = next(net_G.parameters()).device
     if channels_last:
@@ -340,12 +339,17 @@ def train(
         was = net_G.training, net_D.training
         net_G.eval(), net_D.eval()
         try:
-            values = {name: float(fn(net_G, net_D)) for name, fn in metrics.items()}
+            values = {}
+            for name, fn in metrics.items():
+                out = fn(net_G, net_D)
+                # a metric may return several numbers at once (e.g. modes and hq_fraction of one sample)
+                values.update({str(k): float(v) for k, v in out.items()} if isinstance(out, Mapping)
+                              else {name: float(out)})
         finally:
             net_G.train(was[0]), net_D.train(was[1])
         history.metric_step.append(step)
         for name, v in values.items():
-            history.metrics[name].append(v)
+            history.metrics.setdefault(name, []).append(v)
 
     pending_D: list[torch.Tensor] = []
     pending_G: list[torch.Tensor] = []

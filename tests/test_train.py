@@ -151,3 +151,10 @@ def test_toy_mixture_trains_through_the_loop():
     start = distance_to_ring()
     train.train(G, D, oG, oD, ring.sampler(128), lambda n: torch.randn(n, 2), 500, progress=False)
     assert distance_to_ring() < start / 2
+
+
+def test_a_metric_may_return_several_numbers():
+    G, D, oG, oD = small_gan()
+    hist = train.train(G, D, oG, oD, sample_real, noise, 4, metrics={"both": lambda g, d: {"a": 1, "b": 2.5}},
+                       metric_every=2, progress=False)
+    assert hist.metrics == {"a": [1.0, 1.0], "b": [2.5, 2.5]} and hist.metric_step == [2, 4]
