@@ -1,0 +1,92 @@
+"""The course runner: naming notebooks, checking parameters, papermill reruns, sweeps."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gan_tutorial import course
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = course.all_notebooks(ROOT / "notebooks")
+
+
+def runner(*args, cwd=ROOT, timeout=600):
+    return subprocess.run([sys.executable, "-m", "gan_tutorial", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_notebooks_are_named_by_number_prefix_or_file():
+    folder = ROOT / "notebooks"
+    first = NOTEBOOKS[0]
+    assert course.resolve([first.stem[:2]], folder) == [first]
+    assert course.resolve([first.stem], folder) == [first]
+    assert course.resolve([first.name], folder) == [first]
+    assert course.resolve([], folder) == NOTEBOOKS
+    with pytest.raises(course.CourseError, match="matches no notebook"):
+        course.resolve(["99"], folder)
+    with pytest.raises(course.CourseError, match="ambiguous"):
+        course.resolve(["0"], folder)
+
+
+def test_parse_value():
+    assert course.parse_value("7") == 7 and course.parse_value("0.1") == 0.1
+    assert course.parse_value("true") is True and course.parse_value("None") is None
+    assert course.parse_value("[1, 2]") == [1, 2] and course.parse_value("dermamnist") == "dermamnist"
+
+
+def test_unknown_parameter_fails_at_once_naming_it():
+    start = time.perf_counter()
+    res = runner("run", "02", "-p", "no_such_parameter", "1")
+    assert res.returncode == 2
+    assert "no_such_parameter" in res.stderr and "02_vanilla_gan" in res.stderr
+    assert time.perf_counter() - start < 30          # nothing was executed
+    assert "executed" not in res.stdout
+
+
+def test_unknown_notebook_and_preset_are_errors():
+    assert runner("run", "99").returncode == 2
+    res = runner("run", "01", "--preset", "laptop")
+    assert res.returncode == 2 and "smoke" in res.stderr
+
+
+def test_run_reruns_a_notebook_with_changed_parameters(tmp_path):
+    res = runner("run", "01", "--preset", "smoke", "-p", "seed", "3", "-p", "grid_points", "1501",
+                 "--out", str(tmp_path), "-q")
+    assert res.returncode == 0, res.stdout + res.stderr
+    records = json.loads((tmp_path / "smoke" / "results.json").read_text())
+    [rec] = records
+    assert rec["notebook"] == "01_divergences" and rec["preset"] == "smoke" and rec["status"] == "ok"
+    assert rec["parameters"]["seed"] == 3 and rec["parameters"]["grid_points"] == 1501
+    assert rec["metrics"] and rec["targets"] == {} and rec["met"] is True
+    assert (tmp_path / "smoke" / "01_divergences.ipynb").exists()
+    assert "01_divergences" in res.stdout and "w1_lines_max_error" in res.stdout
+    listing = runner("list", "--out", str(tmp_path))
+    assert listing.returncode == 0 and "01_divergences" in listing.stdout
+
+
+def test_a_failing_notebook_makes_the_run_fail(tmp_path):
+    # an invalid grid (one point) breaks the notebook: the runner reports it and exits non-zero
+    res = runner("run", "01", "--preset", "smoke", "-p", "grid_points", "1", "--out", str(tmp_path), "-q")
+    assert res.returncode == 1
+    assert "FAILED" in res.stdout
+    [rec] = json.loads((tmp_path / "smoke" / "results.json").read_text())
+    assert rec["status"] == "failed" and rec["met"] is False and rec["error"]
+
+
+def test_sweep_writes_a_table_csv_and_json(tmp_path):
+    res = runner("sweep", "01", "-p", "grid_points", "1001", "2001", "--preset", "smoke", "--out", str(tmp_path), "-q")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = tmp_path / "sweeps" / "01_divergences" / "smoke"
+    summary = json.loads((out / "sweep.json").read_text())["summary"]
+    assert [row["grid_points"] for row in summary] == [1001, 2001]
+    assert all("kl_closed_form_error_mean" in row for row in summary)
+    assert (out / "sweep.csv").read_text().splitlines()[0].startswith("grid_points,")
+    assert "grid_points=1001" in res.stdout
+
+
+def test_sweep_rejects_unknown_parameter():
+    res = runner("sweep", "01", "-p", "nope", "1", "2")
+    assert res.returncode == 2 and "nope" in res.stderr
