@@ -11,6 +11,7 @@ def gan_1d(ax, x, p_data, p_g, d_x=None, title: str | None = None):
     discriminator D(x) (blue, dashed), over the 1-D points ``x``."""
     ax.plot(x, p_data, ":", color="black", lw=2, label=r"$p_{data}$")
     ax.plot(x, p_g, "-", color="green", lw=2, label=r"$p_g$")
+    ax.set_ylim(0, 1.8 * float(np.max(p_data)))   # a collapsed p_g is a spike: keep p_data readable
     if d_x is not None:
         ax2 = ax.twinx()
         ax2.plot(x, d_x, "--", color="tab:blue", lw=1.5, label="D(x)")
