@@ -57,3 +57,13 @@ def test_shape_mismatch_and_bad_support_raise():
         dv.kl_gaussian(0, 0, 0, 1)
     with pytest.raises(ValueError, match="finite samples"):
         dv.wasserstein1_samples([], [1.0])
+
+
+def test_explorer_values_and_widget():
+    from gan_tutorial import widgets
+
+    p, q, d = widgets.divergence_values(X, "uniform", 0.0, 0.5, "uniform", 3.0, 0.5)
+    assert d["JS"] == pytest.approx(math.log(2)) and d["KL(p||q)"] == math.inf
+    assert d["W1"] == pytest.approx(3.0, abs=0.01)
+    box = widgets.divergence_explorer()
+    assert len(box.children) == 3
