@@ -138,3 +138,182 @@ def attribute_agreement(probs, expected: dict[int, int], threshold: float = 0.5)
     for c, v in expected.items():
         ok &= (p[:, c] > threshold) == bool(v)
     return float(ok.float().mean())
+
+
+# =============================================================================================
+# Synthetic patient records: fidelity and privacy (medGAN chapter; Choi et al. 2017, Sec. 4-5)
+# =============================================================================================
+# Records are binary patient x code matrices (numpy arrays or tensors, 0/1).
+
+
+def _binary(x, name: str) -> np.ndarray:
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a (records, codes) matrix, got shape {a.shape}")
+    if a.size and not np.isin(a, (0, 1)).all():
+        raise ValueError(f"{name} must be binary (0/1); round probabilities first")
+    return a.astype(np.float32)
+
+
+def dimension_wise_probability(real, synthetic) -> tuple[np.ndarray, np.ndarray, float]:
+    """Choi et al. Sec. 4.2: the frequency (Bernoulli success probability) of every code in the
+    real and the synthetic records, and their Pearson correlation r (1 = the same marginals)."""
+    r, s = _binary(real, "real"), _binary(synthetic, "synthetic")
+    if r.shape[1] != s.shape[1]:
+        raise ValueError(f"real and synthetic records have {r.shape[1]} and {s.shape[1]} codes")
+    p_r, p_s = r.mean(0), s.mean(0)
+    if p_s.std() == 0 or p_r.std() == 0:
+        return p_r, p_s, 0.0
+    return p_r, p_s, float(np.corrcoef(p_r, p_s)[0, 1])
+
+
+@dataclass(frozen=True)
+class DimensionWisePrediction:
+    columns: np.ndarray        # the codes used as labels (column indices)
+    f1_real: np.ndarray        # F1 on held-out real records, classifier trained on real records
+    f1_synthetic: np.ndarray   # F1 on the same held-out records, classifier trained on synthetic
+
+    @property
+    def ratio(self) -> float:
+        """Mean synthetic-trained F1 over mean real-trained F1."""
+        m = float(self.f1_real.mean())
+        return float(self.f1_synthetic.mean()) / m if m > 0 else float("nan")
+
+
+def fit_logistic_per_code(data, columns, C: float = 1.0, max_iter: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """One L2-regularised logistic regression per code of ``columns``, each predicting that code
+    from all the other codes (its own column masked out), fitted together: the objective of
+    scikit-learn's ``LogisticRegression(C=C)`` summed over the codes, minimised by L-BFGS on the
+    full batch (one matrix product per step for all the codes). Returns weights (d, K) and
+    intercepts (K,)."""
+    X = torch.as_tensor(_binary(data, "data"))
+    n, d = X.shape
+    cols = torch.as_tensor(np.asarray(columns, dtype=int))
+    Y = X[:, cols]                                                       # (n, K)
+    mask = torch.ones(d, len(cols))
+    mask[cols, torch.arange(len(cols))] = 0.0                           # no code predicts itself
+    W = torch.zeros(d, len(cols), requires_grad=True)
+    b = torch.zeros(len(cols), requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-6, tolerance_change=1e-9)
+
+    def closure():
+        opt.zero_grad()
+        logits = X @ (W * mask) + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, Y, reduction="sum")
+        loss = (C * loss + 0.5 * ((W * mask) ** 2).sum()) / n
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (W * mask).detach(), b.detach()
+
+
+def _f1(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    tp = (pred & truth).sum(0)
+    denom = pred.sum(0) + truth.sum(0)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
+def dimension_wise_prediction(train_real, test_real, synthetic, columns, C: float = 1.0,
+                              max_iter: int = 100) -> DimensionWisePrediction:
+    """Choi et al. Sec. 4.2: for each code k of ``columns``, a logistic regression predicts code
+    k from all the other codes; trained once on real training records and once on synthetic
+    records, both scored (F1, predicting "present" at probability > 0.5) on held-out real
+    records. A code absent from the training records is never predicted (F1 0)."""
+    tr, te, sy = (_binary(train_real, "train_real"), _binary(test_real, "test_real"),
+                  _binary(synthetic, "synthetic"))
+    if not (tr.shape[1] == te.shape[1] == sy.shape[1]):
+        raise ValueError("train_real, test_real and synthetic must have the same codes")
+    columns = np.asarray(columns, dtype=int)
+    Xt = torch.as_tensor(te)
+    truth = te[:, columns] > 0.5
+
+    def scores(data: np.ndarray) -> np.ndarray:
+        W, b = fit_logistic_per_code(data, columns, C, max_iter)
+        pred = ((Xt @ W + b) > 0).numpy()
+        return _f1(pred, truth)
+
+    return DimensionWisePrediction(columns, scores(tr), scores(sy))
+
+
+def hamming_to_nearest(a, b, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """For each record of ``a``: the Hamming distance to its nearest record of ``b`` and that
+    record's index (binary records: ``|x| + |y| - 2 x.y``)."""
+    A = torch.as_tensor(_binary(a, "a"))
+    B = torch.as_tensor(_binary(b, "b"))
+    if len(B) == 0:
+        raise ValueError("the reference set b is empty")
+    nb = B.sum(1)
+    dist, idx = [], []
+    for i in range(0, len(A), chunk):
+        x = A[i:i + chunk]
+        d = x.sum(1, keepdim=True) + nb[None, :] - 2 * x @ B.T
+        m, j = d.min(1)
+        dist.append(m), idx.append(j)
+    if not dist:
+        return np.zeros(0), np.zeros(0, dtype=int)
+    return torch.cat(dist).round().numpy(), torch.cat(idx).numpy()
+
+
+def presence_disclosure(members, nonmembers, synthetic, thresholds=range(0, 11)) -> dict[str, np.ndarray]:
+    """Choi et al. Sec. 5 (membership inference): the attacker holds real records, half of
+    them in the training set (``members``), half not; a record is claimed as a member when some
+    synthetic record lies within Hamming distance ``t``. Returns, per threshold, precision
+    (claims that are right; 0.5 = guessing on a balanced set) and sensitivity (members found)."""
+    dm, _ = hamming_to_nearest(members, synthetic)
+    dn, _ = hamming_to_nearest(nonmembers, synthetic)
+    t = np.asarray(list(thresholds))
+    tp = (dm[None, :] <= t[:, None]).sum(1)
+    fp = (dn[None, :] <= t[:, None]).sum(1)
+    precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
+    return {"threshold": t, "precision": precision, "sensitivity": tp / max(len(dm), 1)}
+
+
+def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, float]:
+    """Choi et al. Sec. 5 (attribute disclosure): the attacker knows the ``known`` codes (column
+    indices) of each patient in ``records``, finds the ``k`` nearest synthetic records on those
+    codes (Hamming) and infers every other code by majority vote among them. Returns precision
+    and sensitivity of the inferred positive codes (over all patients and unknown codes)."""
+    R, S = _binary(records, "records"), _binary(synthetic, "synthetic")
+    known = np.asarray(known, dtype=int)
+    unknown = np.setdiff1d(np.arange(R.shape[1]), known)
+    A, B = torch.as_tensor(R[:, known]), torch.as_tensor(S[:, known])
+    d = A.sum(1, keepdim=True) + B.sum(1)[None, :] - 2 * A @ B.T
+    nn_idx = torch.topk(-d, k, dim=1).indices.numpy()                   # (n, k)
+    votes = S[:, unknown][nn_idx].mean(1)                                # (n, |unknown|)
+    pred = votes > 0.5
+    truth = R[:, unknown] > 0.5
+    tp = float((pred & truth).sum())
+    precision = tp / pred.sum() if pred.sum() else 0.0
+    sensitivity = tp / truth.sum() if truth.sum() else 0.0
+    return float(precision), float(sensitivity)
+
+
+def distance_to_closest_record(synthetic, train, holdout) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the closest training record (Hamming): of each synthetic record, and of each
+    held-out real record as the reference. Synthetic records much closer to the training set
+    than fresh real records are (a pile-up at 0-2) point at copying."""
+    d_syn, _ = hamming_to_nearest(synthetic, train)
+    d_hold, _ = hamming_to_nearest(holdout, train)
+    return d_syn, d_hold
+
+
+def independent_marginals(real, n: int, seed: int = 0) -> np.ndarray:
+    """Baseline: ``n`` records whose codes are independent coin flips with the real frequencies
+    (right marginals, no correlation between codes)."""
+    p = _binary(real, "real").mean(0)
+    return (np.random.default_rng(seed).random((n, len(p))) < p).astype(np.float32)
+
+
+def copy_with_flips(train, n: int, flips: int = 2, seed: int = 0) -> np.ndarray:
+    """The leaking baseline: ``n`` training records copied (each once while possible) with
+    ``flips`` randomly chosen codes flipped."""
+    T = _binary(train, "train")
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.permutation(len(T)) for _ in range(-(-n // len(T)))])[:n]
+    out = T[idx].copy()
+    for i in range(n):
+        j = rng.choice(T.shape[1], size=flips, replace=False)
+        out[i, j] = 1.0 - out[i, j]
+    return out
