@@ -459,13 +459,14 @@ class LabConfig:
 
 def parse_hacks(value, allowed: Sequence[str] | None = None) -> list[str]:
     """A list of hack names from a parameter: ``None``/``"all"`` (every hack and control),
-    ``"none"``/``""`` (no hack), a comma-separated string, or a list. Unknown names raise a
-    ``ValueError`` that lists the known ones."""
+    ``"baseline"``/``"none"``/``""`` (no hack: the baseline alone), a comma-separated string,
+    or a list. Unknown names raise a ``ValueError`` that lists the known ones."""
     allowed = list(allowed or [*HACKS, *CONTROLS])
     if value is None or (isinstance(value, str) and value.strip().lower() == "all"):
         return list(allowed)
     if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")] if value.strip().lower() != "none" else []
+        low = value.strip().lower()
+        value = [] if low in ("baseline", "none", "") else [v.strip() for v in value.split(",")]
     names = [v for v in value if v]
     bad = [n for n in names if n not in allowed]
     if bad:
@@ -503,7 +504,10 @@ class Case:
 
 def build_case(cfg: LabConfig, mixture, device) -> Case:
     """Assemble the networks, optimisers, losses and samplers of one configuration."""
-    scaler = Scaler.fit(mixture.sample(10_000)) if cfg.normalize else Scaler(1.0)
+    # the scale comes from a fixed sample (its own generator), so the global random stream,
+    # and with it the networks' initialisation, is the same with and without this switch
+    scaler = (Scaler.fit(mixture.sample(10_000, generator=torch.Generator().manual_seed(0)))
+              if cfg.normalize else Scaler(1.0))
     real_sampler = mixture.sampler(cfg.batch_size, device)
     sample_real = (lambda: scaler.to_unit(real_sampler())) if cfg.normalize else real_sampler
     sample_noise = (gaussian_noise if cfg.spherical_z else uniform_noise)(cfg.latent_dim, device)

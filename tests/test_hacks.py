@@ -218,7 +218,7 @@ def test_scaler():
 
 def test_parse_hacks():
     assert hacks.parse_hacks(None) == [*hacks.HACKS, *hacks.CONTROLS]
-    assert hacks.parse_hacks("none") == []
+    assert hacks.parse_hacks("none") == [] and hacks.parse_hacks("baseline") == []
     assert hacks.parse_hacks("normalize, replay") == ["normalize", "replay"]
     assert hacks.parse_hacks(["nonsat"]) == ["nonsat"]
     with pytest.raises(ValueError, match="unknown hack"):
