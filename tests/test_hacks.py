@@ -267,3 +267,18 @@ def test_effect_and_verdict():
     assert rows[1]["modes_mean"] == pytest.approx(74 / 3)
     with pytest.raises(KeyError, match="baseline"):
         hacks.summary_rows({"x": better})
+
+
+def test_the_lab_notebook_has_one_switch_per_hack():
+    import ast
+    import json
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parent.parent / "notebooks" / "06_gan_hacks.ipynb"
+    cells = [c for c in json.loads(book.read_text())["cells"]
+             if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    tree = ast.parse("".join(cells[0]["source"]))
+    names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
+    missing = [n for n in [*hacks.HACKS, *hacks.CONTROLS, "hacks", "seed", "num_seeds"] if n not in names]
+    assert not missing, f"06_gan_hacks.ipynb: no parameter for {missing}"
