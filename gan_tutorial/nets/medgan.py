@@ -165,15 +165,16 @@ class MinibatchDiscrimination(nn.Module):
     """Salimans et al. 2016, Sec. 3.2: features ``f`` (n, A) -> ``M = f T`` (n, B, C);
     ``o_b(x_i) = sum_j exp(-||M_i,b - M_j,b||_1)`` (j != i) appended to ``f``: (n, A + B)."""
 
-    def __init__(self, in_dim: int, kernels: int = 50, kernel_dim: int = 5):
+    def __init__(self, in_dim: int, kernels: int = 16, kernel_dim: int = 5):
         super().__init__()
         self.kernels, self.kernel_dim = kernels, kernel_dim
         self.T = nn.Parameter(torch.randn(in_dim, kernels * kernel_dim) * 0.05)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         m = (f @ self.T).view(-1, self.kernels, self.kernel_dim)           # (n, B, C)
-        l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)                # (n, n, B)
-        o = torch.exp(-l1).sum(1) - 1.0                                    # (n, B), self excluded
+        m = m.permute(1, 0, 2).contiguous()                                # (B, n, C)
+        l1 = torch.cdist(m, m, p=1)                                        # (B, n, n)
+        o = (torch.exp(-l1).sum(2) - 1.0).T                                # (n, B), self excluded
         return torch.cat([f, o], 1)                                        # (n, A + B)
 
 
@@ -183,7 +184,7 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, data_dim: int, hidden: tuple[int, ...] = (256, 128),
-                 minibatch: str | None = "averaging", kernels: int = 50, kernel_dim: int = 5):
+                 minibatch: str | None = "averaging", kernels: int = 16, kernel_dim: int = 5):
         super().__init__()
         if minibatch not in (None, "averaging", "discrimination"):
             raise ValueError(f"minibatch must be None, 'averaging' or 'discrimination', got {minibatch!r}")
