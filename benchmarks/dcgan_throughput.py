@@ -20,6 +20,7 @@ each and the ratios ``train / examples`` (the headline) and ``train / examples+f
 
     python benchmarks/dcgan_throughput.py                      # CPU: 32x32, batch 64
     python benchmarks/dcgan_throughput.py --size 64 --batch 512 --amp --channels-last   # a GPU
+    ... --cuda-graph            # also replay each train.train iteration as a CUDA graph
 """
 from __future__ import annotations
 
@@ -90,11 +91,12 @@ def examples_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: 
 
 
 def trainer_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: int,
-                 amp: bool, channels_last: bool, log_every: int) -> None:
+                 amp: bool, channels_last: bool, log_every: int, cuda_graph: bool = False) -> None:
     dev = data.device
+    extra = {"cuda_graph": True} if cuda_graph else {}
     train.train(G, D, opt_G, opt_D, train.tensor_sampler(data, batch, dev),
                 lambda n: torch.randn(n, latent_dim, device=dev), iters, amp=amp,
-                channels_last=channels_last, log_every=log_every, progress=False)
+                channels_last=channels_last, log_every=log_every, progress=False, **extra)
 
 
 def main(argv=None) -> dict:
@@ -109,6 +111,8 @@ def main(argv=None) -> dict:
     p.add_argument("--amp", action="store_true", help="bf16 autocast in train.train")
     p.add_argument("--channels-last", action="store_true", help="channels_last in train.train")
     p.add_argument("--log-every", type=int, default=50, help="train.train reads losses this often")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="train.train replays each iteration as a CUDA graph (GPU; eager elsewhere)")
     p.add_argument("--n-data", type=int, default=2048, help="images kept on the device")
     p.add_argument("--json", default=None, help="also write the result to this JSON file")
     args = p.parse_args(argv)
@@ -124,7 +128,7 @@ def main(argv=None) -> dict:
         "examples+fresh": lambda n, m: examples_loop(*m, data, n, args.batch, args.latent_dim,
                                                      fresh_noise=True),
         "train": lambda n, m: trainer_loop(*m, data, n, args.batch, args.latent_dim, args.amp,
-                                           args.channels_last, args.log_every),
+                                           args.channels_last, args.log_every, args.cuda_graph),
     }
     for name, fn in runs.items():                       # warm-up (cudnn autotuning, allocator)
         fn(args.warmup, nets[name])
@@ -142,7 +146,7 @@ def main(argv=None) -> dict:
         "device": runtime.describe(file=io.StringIO())["device"],
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "size": args.size, "batch": args.batch, "width": args.width,
-        "amp": args.amp, "channels_last": args.channels_last,
+        "amp": args.amp, "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
         "it_per_s": med,
         # the median of the ratios within each round (A B C run back to back), robust to load drift
         "ratio": statistics.median(t / e for t, e in zip(rates["train"], rates["examples"])),
