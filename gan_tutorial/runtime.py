@@ -32,6 +32,7 @@ PRESETS = ("smoke", "cpu", "gpu")
 ENV_PRESET = "GAN_TUTORIAL_PRESET"
 ENV_NOTEBOOK = "GAN_TUTORIAL_NOTEBOOK"
 ENV_CACHE = "GAN_TUTORIAL_CACHE"
+ENV_THREADS = "GAN_TUTORIAL_THREADS"
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -48,6 +49,42 @@ def device(prefer: str | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use: its affinity mask and, in a container (Binder, Docker),
+    the cgroup CPU quota, which ``os.cpu_count()`` and PyTorch's default thread count ignore."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:  # cgroup v2: "max 100000" or "200000 100000"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def set_threads(n: int | None = None) -> int:
+    """PyTorch's CPU threads: ``n``, else ``$GAN_TUTORIAL_THREADS``, else at most ``available_cpus()``.
+
+    More threads than CPUs (a container whose quota is below the host's core count) makes small
+    networks many times slower, as the threads wait for each other; this caps them.
+    """
+    if n is None and os.environ.get(ENV_THREADS):
+        try:
+            n = int(os.environ[ENV_THREADS])
+        except ValueError:
+            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {os.environ[ENV_THREADS]!r}") from None
+    if n is None:
+        n = min(torch.get_num_threads(), available_cpus())
+    if n < 1:
+        raise ValueError(f"the number of threads must be positive, got {n}")
+    if n != torch.get_num_threads():
+        torch.set_num_threads(n)
+    return n
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -97,8 +134,8 @@ def configure(notebook: str, PRESET: str | None, values: Mapping[str, Any],
     ``values`` holds the knobs of the parameters cell (``None`` = "from the preset");
     ``table`` maps each preset name to the default of every knob. Explicit values win.
     Returns a namespace with one attribute per knob plus ``preset`` and ``device``, seeds
-    everything with ``seed`` when that knob exists, and starts the clock that ``publish``
-    reports.
+    everything with ``seed`` when that knob exists, caps PyTorch's CPU threads to the CPUs
+    available (``set_threads``), and starts the clock that ``publish`` reports.
     """
     global _current
     name = preset(PRESET)
@@ -113,6 +150,7 @@ def configure(notebook: str, PRESET: str | None, values: Mapping[str, Any],
     resolved = {k: (values[k] if values.get(k) is not None else v) for k, v in defaults.items()}
     _current = Run(notebook=os.environ.get(ENV_NOTEBOOK) or notebook, preset=name,
                    parameters=dict(resolved))
+    set_threads()
     if "seed" in resolved:
         seed_everything(resolved["seed"])
     return SimpleNamespace(**resolved, preset=name, device=device())

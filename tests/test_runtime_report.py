@@ -93,3 +93,17 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         report.atomic_write_text(path, 12345)  # not text: the write fails
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_threads_follow_the_environment_and_reject_nonsense(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(runtime.ENV_THREADS, "1")
+        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv(runtime.ENV_THREADS, "many")
+        with pytest.raises(ValueError, match="GAN_TUTORIAL_THREADS"):
+            runtime.set_threads()
+        monkeypatch.delenv(runtime.ENV_THREADS)
+        assert 1 <= runtime.set_threads() <= runtime.available_cpus()
+    finally:
+        torch.set_num_threads(before)
