@@ -260,14 +260,16 @@ def presence_disclosure(members, nonmembers, synthetic, thresholds=range(0, 11))
     """Choi et al. Sec. 5 (membership inference): the attacker holds real records, half of
     them in the training set (``members``), half not; a record is claimed as a member when some
     synthetic record lies within Hamming distance ``t``. Returns, per threshold, precision
-    (claims that are right; 0.5 = guessing on a balanced set) and sensitivity (members found)."""
+    (claims that are right; 0.5 = guessing on a balanced set; NaN without claims), sensitivity
+    (members found) and the number of claims."""
     dm, _ = hamming_to_nearest(members, synthetic)
     dn, _ = hamming_to_nearest(nonmembers, synthetic)
     t = np.asarray(list(thresholds))
     tp = (dm[None, :] <= t[:, None]).sum(1)
     fp = (dn[None, :] <= t[:, None]).sum(1)
     precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
-    return {"threshold": t, "precision": precision, "sensitivity": tp / max(len(dm), 1)}
+    return {"threshold": t, "precision": precision, "sensitivity": tp / max(len(dm), 1),
+            "claims": tp + fp}
 
 
 def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, float]:

@@ -166,6 +166,7 @@ def test_presence_disclosure_catches_copies_not_fresh_records():
     copy = metrics.copy_with_flips(train_set, 800, flips=1, seed=0)
     leak = metrics.presence_disclosure(members, nonmembers, copy, thresholds=[1])
     assert leak["sensitivity"][0] == 1.0 and leak["precision"][0] > 0.6
+    assert leak["claims"][0] >= 200
     fresh = metrics.presence_disclosure(members, nonmembers, X[800:1000], thresholds=range(0, 16))
     claimed = fresh["sensitivity"] > 0.2
     assert claimed.any() and (fresh["precision"][claimed] < 0.6).all()
