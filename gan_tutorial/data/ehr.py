@@ -701,7 +701,7 @@ def read_mimic3(folder: str | Path, grouping: str = "3digit", binary: bool = Tru
     ``"full"``; ``binary=True`` marks presence, ``False`` counts occurrences.
 
     Reads ``ADMISSIONS.csv`` (SUBJECT_ID, HADM_ID, ADMITTIME) and ``DIAGNOSES_ICD.csv`` (HADM_ID,
-    SEQ_NUM, ICD9_CODE), plain or gzipped. Errors (``ValueError``/``FileNotFoundError``, naming file,
+    ICD9_CODE; other columns are ignored), plain or gzipped. Errors (``ValueError``/``FileNotFoundError``, naming file,
     line and field): a missing file or column, an empty table, a malformed id, time or code, a
     repeated HADM_ID. Counted warnings (``MimicWarning``, with the first lines; errors when
     ``strict=True``): a diagnosis row with an empty code (real MIMIC-III has a few), a diagnosis
