@@ -119,7 +119,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     # Hair: 2-3 thin dark, gently curved strands across the field.
     hair_mask = np.zeros((n, size, size))
     n_strands = rng.integers(2, 4, n)
-    width = max(0.8 * px, 0.035)
+    width = max(1.0 * px, 0.035)
     for s in range(3):
         on = (hair[:, 0, 0] > 0) & (n_strands > s)
         ang = rng.uniform(0, np.pi, (n, 1, 1))
