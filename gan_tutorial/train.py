@@ -172,6 +172,7 @@ class _GraphedIteration:
     def __init__(self, iteration, dev: torch.device, optimizers, schedulers, warmup: int = 3):
         self.iteration, self.dev, self.warmup = iteration, dev, warmup
         self.warm = 0
+        self.side: torch.cuda.Stream | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: tuple | None = None
         self.fallback_reason: str | None = None
@@ -198,11 +199,12 @@ class _GraphedIteration:
         if self.graph is None:
             if self.warm < self.warmup:
                 self.warm += 1
-                side = torch.cuda.Stream(self.dev)
-                side.wait_stream(torch.cuda.current_stream(self.dev))
-                with torch.cuda.stream(side):
+                if self.side is None:
+                    self.side = torch.cuda.Stream(self.dev)
+                self.side.wait_stream(torch.cuda.current_stream(self.dev))
+                with torch.cuda.stream(self.side):
                     out = self.iteration(True)
-                torch.cuda.current_stream(self.dev).wait_stream(side)
+                torch.cuda.current_stream(self.dev).wait_stream(self.side)
                 return out
             if not self._capture():
                 return self.iteration(with_norms)
