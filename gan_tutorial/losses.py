@@ -50,7 +50,16 @@ def wasserstein_critic_loss(net_D, real: torch.Tensor, fake: torch.Tensor) -> to
 
 
 def wasserstein_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN generator loss ``-E[D(G(z))]``."""
+    """WGAN generator loss ``-E[D(G(z))]``.
+
+    The critic is held fixed in the generator step: it is called with its parameters detached,
+    so the backward pass reaches G through ``fake`` but skips the critic's weight gradients (the
+    reference code switches ``requires_grad`` off for the same saving). Plain callables that are
+    not modules are simply called.
+    """
+    if isinstance(net_D, torch.nn.Module):
+        params = {name: p.detach() for name, p in net_D.named_parameters()}
+        return -torch.func.functional_call(net_D, params, (fake,)).mean()
     return -net_D(fake).mean()
 
 

@@ -185,3 +185,21 @@ def test_cuda_graph_trains_like_eager_on_cuda():  # pragma: no cover - no GPU in
     assert result[True].mode == "cuda_graph"
     assert all(torch.isfinite(torch.tensor(result[True].loss_D)))
 
+
+
+def test_generator_loss_reaches_G_but_not_the_critic_weights():
+    torch.manual_seed(0)
+    G, D = mlp.generator(2, 2, 8, 1), mlp.discriminator(2, 8, 1)
+    loss = losses.wasserstein_generator_loss(D, G(torch.randn(16, 2)))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    assert all(p.grad is None for p in D.parameters())
+    # same value and same G gradient as the plain expression
+    G2 = copy.deepcopy(G)
+    z = torch.randn(16, 2)
+    a = losses.wasserstein_generator_loss(D, G(z))
+    b = -D(G2(z)).mean()
+    assert torch.allclose(a, b)
+    ga = torch.autograd.grad(a, list(G.parameters()))
+    gb = torch.autograd.grad(b, list(G2.parameters()))
+    assert all(torch.allclose(x, y) for x, y in zip(ga, gb))
