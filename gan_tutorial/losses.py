@@ -52,15 +52,23 @@ def wasserstein_critic_loss(net_D, real: torch.Tensor, fake: torch.Tensor) -> to
 def wasserstein_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
     """WGAN generator loss ``-E[D(G(z))]``.
 
-    The critic is held fixed in the generator step: it is called with its parameters detached,
-    so the backward pass reaches G through ``fake`` but skips the critic's weight gradients (the
-    reference code switches ``requires_grad`` off for the same saving). Plain callables that are
-    not modules are simply called.
+    The critic is held fixed in the generator step: its parameters are left out of the graph
+    (``requires_grad`` off during its forward pass, then restored, as the reference code does),
+    so the backward pass reaches G through ``fake`` but skips the critic's weight gradients.
+    Plain callables that are not modules are simply called.
     """
-    if isinstance(net_D, torch.nn.Module):
-        params = {name: p.detach() for name, p in net_D.named_parameters()}
-        return -torch.func.functional_call(net_D, params, (fake,)).mean()
-    return -net_D(fake).mean()
+    if not isinstance(net_D, torch.nn.Module):
+        return -net_D(fake).mean()
+    params = list(net_D.parameters())
+    flags = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        out = net_D(fake)
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+    return -out.mean()
 
 
 def gradient_penalty(net_D, real: torch.Tensor, fake: torch.Tensor, *, center: float = 1.0,
