@@ -68,16 +68,19 @@ def available_cpus() -> int:
 
 
 def set_threads(n: int | None = None) -> int:
-    """PyTorch's CPU threads: ``n``, else ``$GAN_TUTORIAL_THREADS``, else at most ``available_cpus()``.
+    """Set PyTorch's CPU threads: ``$GAN_TUTORIAL_THREADS`` if set, else ``n`` (a notebook's
+    preference), else the default capped at ``available_cpus()``.
 
-    More threads than CPUs (a container whose quota is below the host's core count) makes small
-    networks many times slower, as the threads wait for each other; this caps them.
+    More threads than CPUs (a container whose quota is below the host's core count, or a shared
+    machine) makes small networks many times slower, as the threads wait for each other. Tiny
+    networks (the toy MLPs) gain nothing from a second thread, so their notebooks ask for one.
     """
-    if n is None and os.environ.get(ENV_THREADS):
+    env = os.environ.get(ENV_THREADS)
+    if env:
         try:
-            n = int(os.environ[ENV_THREADS])
+            n = int(env)
         except ValueError:
-            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {os.environ[ENV_THREADS]!r}") from None
+            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {env!r}") from None
     if n is None:
         n = min(torch.get_num_threads(), available_cpus())
     if n < 1:
@@ -128,14 +131,15 @@ def current_run() -> Run | None:
 
 
 def configure(notebook: str, PRESET: str | None, values: Mapping[str, Any],
-              table: Mapping[str, Mapping[str, Any]]) -> SimpleNamespace:
+              table: Mapping[str, Mapping[str, Any]], cpu_threads: int | None = None) -> SimpleNamespace:
     """Resolve a notebook's ``parameters`` cell against its preset table.
 
     ``values`` holds the knobs of the parameters cell (``None`` = "from the preset");
     ``table`` maps each preset name to the default of every knob. Explicit values win.
     Returns a namespace with one attribute per knob plus ``preset`` and ``device``, seeds
-    everything with ``seed`` when that knob exists, caps PyTorch's CPU threads to the CPUs
-    available (``set_threads``), and starts the clock that ``publish`` reports.
+    everything with ``seed`` when that knob exists, sets PyTorch's CPU threads
+    (``set_threads(cpu_threads)``: 1 suits notebooks of tiny networks), and starts the clock
+    that ``publish`` reports.
     """
     global _current
     name = preset(PRESET)
@@ -150,7 +154,7 @@ def configure(notebook: str, PRESET: str | None, values: Mapping[str, Any],
     resolved = {k: (values[k] if values.get(k) is not None else v) for k, v in defaults.items()}
     _current = Run(notebook=os.environ.get(ENV_NOTEBOOK) or notebook, preset=name,
                    parameters=dict(resolved))
-    set_threads()
+    set_threads(cpu_threads)
     if "seed" in resolved:
         seed_everything(resolved["seed"])
     return SimpleNamespace(**resolved, preset=name, device=device())

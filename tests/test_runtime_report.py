@@ -99,11 +99,13 @@ def test_threads_follow_the_environment_and_reject_nonsense(monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv(runtime.ENV_THREADS, "1")
-        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+        assert runtime.set_threads(2) == 1 and torch.get_num_threads() == 1   # the environment wins
         monkeypatch.setenv(runtime.ENV_THREADS, "many")
         with pytest.raises(ValueError, match="GAN_TUTORIAL_THREADS"):
             runtime.set_threads()
         monkeypatch.delenv(runtime.ENV_THREADS)
-        assert 1 <= runtime.set_threads() <= runtime.available_cpus()
+        assert runtime.set_threads(1) == 1
+        with pytest.raises(ValueError, match="positive"):
+            runtime.set_threads(0)
     finally:
         torch.set_num_threads(before)
