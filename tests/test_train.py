@@ -158,3 +158,18 @@ def test_a_metric_may_return_several_numbers():
     hist = train.train(G, D, oG, oD, sample_real, noise, 4, metrics={"both": lambda g, d: {"a": 1, "b": 2.5}},
                        metric_every=2, progress=False)
     assert hist.metrics == {"a": [1.0, 1.0], "b": [2.5, 2.5]} and hist.metric_step == [2, 4]
+
+
+def test_reuse_fake_saves_one_generator_pass_and_still_learns():
+    G, D, oG, oD = small_gan()
+    calls = {"n": 0}
+    G.register_forward_hook(lambda *a: calls.__setitem__("n", calls["n"] + 1))
+    train.train(G, D, oG, oD, sample_real, noise, 10, k=2, reuse_fake=True, progress=False)
+    assert calls["n"] == 10 * 2                               # k critic passes, none extra for G
+    calls["n"] = 0
+    train.train(G, D, oG, oD, sample_real, noise, 10, k=2, progress=False)
+    assert calls["n"] == 10 * 3
+    G, D, oG, oD = small_gan()
+    before = G(torch.randn(2000, 1)).mean().item()
+    train.train(G, D, oG, oD, sample_real, noise, 600, reuse_fake=True, progress=False)
+    assert abs(G(torch.randn(2000, 1)).mean().item() - 3.0) < abs(before - 3.0) / 2
