@@ -150,7 +150,7 @@ def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path):
     out = tmp_path / "r.json"
     r = bench.main(["--width", "4", "--batch", "8", "--iters", "2", "--warmup", "1", "--repeats", "1",
                     "--n-data", "32", "--json", str(out)])
-    assert set(r["it_per_s"]) == {"examples", "examples+fresh", "train"}
+    assert set(r["it_per_s"]) == {"examples", "examples+fresh", "train", "train+fresh"}
     assert r["ratio"] > 0 and r["ratio_fresh"] > 0 and out.exists()
 
 

@@ -152,7 +152,7 @@ def test_cuda_graph_falls_back_on_cpu_with_the_reason(capsys):
     assert len(h1.loss_D) == 6 and h1.grad_step == [3, 6]
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)`")
 def test_graph_learning_rates_become_tensors_that_schedulers_fill():
     G, D, oG, oD = _setup()
     sch = torch.optim.lr_scheduler.LambdaLR(oG, lambda i: 0.5 ** i)
