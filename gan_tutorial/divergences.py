@@ -105,6 +105,20 @@ def wasserstein1_samples(a, b) -> float:
     return float(stats.wasserstein_distance(_samples(a, "a"), _samples(b, "b")))
 
 
+def wasserstein1_matching(x, y) -> float:
+    """Exact W1 between two empirical distributions of the same number of points in any
+    dimension: the mean cost of the optimal one-to-one matching (Hungarian algorithm)."""
+    from scipy.optimize import linear_sum_assignment
+
+    a = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=float)
+    b = np.asarray(y.detach().cpu() if hasattr(y, "detach") else y, dtype=float)
+    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"need two non-empty (n, d) point sets of the same shape, got {a.shape} and {b.shape}")
+    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
 # ---------------------------------------------------------------- closed forms for Gaussians
 
 def _check_std(*stds: float) -> None:

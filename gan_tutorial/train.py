@@ -114,6 +114,21 @@ def tensor_sampler(data: torch.Tensor, batch_size: int, device: torch.device | s
     return sample
 
 
+def train_critic(net_D: nn.Module, opt_D: torch.optim.Optimizer, sample_real: Callable[[], torch.Tensor],
+                 sample_fake: Callable[[int], torch.Tensor], steps: int, loss_D: LossD = discriminator_loss,
+                 after_D_step: Callable[[nn.Module], None] | None = None) -> None:
+    """Critic (discriminator) steps alone, against a generator held fixed: ``sample_fake(n)``
+    gives n fake samples without gradient. For the critic-only phases of the WGAN chapters."""
+    for _ in range(steps):
+        real = sample_real()
+        loss = loss_D(net_D, real, sample_fake(len(real)))
+        opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_D.step()
+        if after_D_step is not None:
+            after_D_step(net_D)
+
+
 def save_checkpoint(path: str | os.PathLike, state: Mapping) -> None:
     """``torch.save`` through a temporary file and ``os.replace``: never a half-written file."""
     path = Path(path)

@@ -67,3 +67,13 @@ def test_explorer_values_and_widget():
     assert d["W1"] == pytest.approx(3.0, abs=0.01)
     box = widgets.divergence_explorer()
     assert len(box.children) == 3
+
+
+def test_wasserstein1_matching_is_exact_for_a_shift_and_agrees_in_1d():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    assert dv.wasserstein1_matching(x, x + [3.0, 4.0]) == pytest.approx(5.0)
+    a, b = rng.normal(size=(300, 1)), rng.normal(1, 2, size=(300, 1))
+    assert dv.wasserstein1_matching(a, b) == pytest.approx(dv.wasserstein1_samples(a, b), rel=1e-9)
+    with pytest.raises(ValueError, match="same shape"):
+        dv.wasserstein1_matching(x, x[:10])

@@ -173,3 +173,14 @@ def test_reuse_fake_saves_one_generator_pass_and_still_learns():
     before = G(torch.randn(2000, 1)).mean().item()
     train.train(G, D, oG, oD, sample_real, noise, 600, reuse_fake=True, progress=False)
     assert abs(G(torch.randn(2000, 1)).mean().item() - 3.0) < abs(before - 3.0) / 2
+
+
+def test_train_critic_updates_only_the_critic():
+    G, D, oG, oD = small_gan()
+    g0 = [p.clone() for p in G.parameters()]
+    d0 = [p.clone() for p in D.parameters()]
+    fake = lambda n: G(noise(n)).detach()
+    train.train_critic(D, oD, sample_real, fake, 5, after_D_step=train.clip_weights(0.05))
+    assert all(torch.equal(a, b) for a, b in zip(g0, G.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+    assert max(p.abs().max().item() for p in D.parameters()) <= 0.05 + 1e-7
