@@ -1,0 +1,67 @@
+"""Run a course notebook as a plain Python script, for machines with PyTorch but no Jupyter
+(a bare GPU server, a batch queue). ``python -m gan_tutorial run`` is the normal way; this one
+needs only the package's own dependencies.
+
+The code cells run in order in one namespace; IPython-only lines (``%pip``, ``!cmd``) are
+skipped; the overrides are assigned right after the cell tagged ``parameters``, as papermill
+would. Figures go to the Agg backend. Metrics published by ``report.publish`` are appended to
+``--results`` (the same JSON records the runner collects).
+
+    python benchmarks/plain_run.py notebooks/07_dcgan_latent_arithmetic.ipynb --preset gpu \
+        -p num_steps 5000 --results runs/gpu/results.json
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def script(notebook: Path, overrides: dict) -> str:
+    nb = json.loads(notebook.read_text())
+    parts = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        lines = [ln[:len(ln) - len(ln.lstrip())] + "pass  # " + ln.strip()
+                 if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines()]
+        parts.append("\n".join(lines))
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            parts.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
+    return "\n\n".join(parts) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebook", type=Path)
+    ap.add_argument("--preset", default=None)
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--results", default=None, help="append published metrics to this JSON file")
+    args = ap.parse_args(argv)
+    overrides = {}
+    if args.preset:
+        overrides["PRESET"] = args.preset
+    for name, value in args.p:
+        try:
+            overrides[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[name] = value
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["GAN_TUTORIAL_NOTEBOOK"] = args.notebook.stem
+    if args.results:
+        os.environ["GAN_TUTORIAL_RESULTS"] = str(Path(args.results).resolve())
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    code = compile(script(args.notebook, overrides), str(args.notebook), "exec")
+    t0 = time.perf_counter()
+    exec(code, {"__name__": "__main__"})
+    print(f"{args.notebook.name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
