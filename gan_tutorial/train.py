@@ -18,6 +18,7 @@ and the generator step) as a CUDA graph and replays it (eager elsewhere, with th
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import tempfile
@@ -127,6 +128,68 @@ def train_critic(net_D: nn.Module, opt_D: torch.optim.Optimizer, sample_real: Ca
         opt_D.step()
         if after_D_step is not None:
             after_D_step(net_D)
+
+
+class EMA:
+    """An exponential moving average of a network's weights, for sampling (Yazici et al. 2019,
+    "The unusual effectiveness of averaging in GAN training"; Karras et al. use it in every
+    StyleGAN). The generator's weights keep moving around the equilibrium; their average sits
+    nearer to it and usually gives better samples than the last iterate.
+
+    ``ema.module`` is a frozen copy of the network in eval mode. ``update(net)`` moves it towards
+    ``net``: w <- d w + (1 - d) w_net, with d = min(decay, (1 + n) / (10 + n)) after n updates, so
+    that the random initial weights are forgotten quickly. ``train(..., ema=ema)`` calls it after
+    every generator step. Batch-norm statistics are not averaged (running statistics of other
+    weights would not fit the average): call ``recompute_batchnorm`` once training is done.
+    """
+
+    def __init__(self, net: nn.Module, decay: float = 0.999):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = float(decay)
+        self.updates = 0
+        self.module = copy.deepcopy(net).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        mine, theirs = list(self.module.parameters()), [p.detach() for p in net.parameters()]
+        if len(mine) != len(theirs):
+            raise ValueError("EMA.update: the network does not match the averaged copy")
+        torch._foreach_lerp_(mine, theirs, 1.0 - d)
+
+    @torch.no_grad()
+    def recompute_batchnorm(self, sample_noise: Callable[[int], torch.Tensor], batches: int = 100,
+                            batch_size: int = 64) -> nn.Module:
+        """Fresh batch-norm running statistics for the averaged weights: the mean over ``batches``
+        forward passes on fresh noise (as ``torch.optim.swa_utils.update_bn`` does for SWA).
+        Returns ``self.module``, in eval mode; a network without batch norm is left as it is."""
+        bns = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not bns:
+            return self.module
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None                     # cumulative average over the passes below
+        self.module.train()
+        try:
+            for _ in range(batches):
+                self.module(sample_noise(batch_size))
+        finally:
+            for m, mom in zip(bns, momenta):
+                m.momentum = mom
+            self.module.eval()
+        return self.module
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(), "updates": self.updates, "decay": self.decay}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.module.load_state_dict(state["module"])
+        self.updates, self.decay = int(state["updates"]), float(state["decay"])
 
 
 def save_checkpoint(path: str | os.PathLike, state: Mapping) -> None:
@@ -280,6 +343,7 @@ def train(
     desc: str = "training",
     cuda_graph: bool = False,
     reuse_fake: bool = False,
+    ema: EMA | None = None,
 ) -> History:
     """Train ``net_G`` against ``net_D`` for ``num_steps`` generator steps.
 
@@ -307,6 +371,9 @@ def train(
     Metrics, callbacks and checkpoints run between replays as usual. On a CPU or MPS device, or
     when capture fails, training runs eagerly and the reason is printed. ``history.mode`` says
     which mode ran: ``"eager"`` or ``"cuda_graph"``.
+
+    ``ema`` (an ``EMA`` of ``net_G``) is updated after every generator step and saved in the
+    checkpoint.
     """
     if num_steps < 0 or int(num_steps) != num_steps:
         raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
@@ -343,6 +410,8 @@ def train(
         opt_D.load_state_dict(state["opt_D"])
         for sch, s in zip(schedulers, state.get("schedulers", [])):
             sch.load_state_dict(s)
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         history = History.from_state_dict(state["history"])
         start = int(state["step"])
         torch.set_rng_state(state["rng_cpu"])
@@ -354,6 +423,8 @@ def train(
                  "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
                  "schedulers": [s.state_dict() for s in schedulers],
                  "history": history.state_dict(), "rng_cpu": torch.get_rng_state()}
+        if ema is not None:
+            state["ema"] = ema.state_dict()
         if dev.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(dev)
         save_checkpoint(checkpoint, state)
@@ -442,6 +513,8 @@ def train(
             ld_mean, lg, gn_D, gn_G = run_iteration(log_now)
             for sch in schedulers:
                 sch.step()
+            if ema is not None:
+                ema.update(net_G)
             if use_graph:
                 run_iteration.sync_learning_rates()
                 if run_iteration.fallback_reason is not None:  # capture failed: eager from here

@@ -184,3 +184,60 @@ def test_train_critic_updates_only_the_critic():
     assert all(torch.equal(a, b) for a, b in zip(g0, G.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(d0, D.parameters()))
     assert max(p.abs().max().item() for p in D.parameters()) <= 0.05 + 1e-7
+
+
+def test_ema_follows_the_formula_and_forgets_the_start_quickly():
+    net = nn.Linear(3, 2)
+    ema = train.EMA(net, decay=0.9)
+    start = [p.detach().clone() for p in ema.module.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    ema.update(net)                                   # n = 1: d = min(0.9, 2 / 11)
+    d = 2 / 11
+    for e, s, p in zip(ema.module.parameters(), start, net.parameters()):
+        assert torch.allclose(e, d * s + (1 - d) * p)
+        assert not e.requires_grad
+    for _ in range(200):
+        ema.update(net)                               # a fixed target: the average converges to it
+    for e, p in zip(ema.module.parameters(), net.parameters()):
+        assert torch.allclose(e, p, atol=1e-6)
+    with pytest.raises(ValueError, match="decay"):
+        train.EMA(net, decay=1.0)
+    with pytest.raises(ValueError, match="does not match"):
+        ema.update(nn.Linear(3, 2, bias=False))
+
+
+def test_ema_recomputes_batchnorm_statistics_for_the_averaged_weights():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))
+    ema = train.EMA(net)
+    with torch.no_grad():
+        ema.module[1].running_mean.fill_(123.0)       # stale statistics
+    data = torch.randn(512, 4) * 2 + 1
+    batches = iter(data.split(64))
+    module = ema.recompute_batchnorm(lambda n: next(batches), batches=8, batch_size=64)
+    assert module is ema.module and not module.training
+    with torch.no_grad():
+        h = module[0](data)
+    assert torch.allclose(module[1].running_mean, h.mean(0), atol=1e-5)   # the mean over all passes
+    assert module[1].momentum == 0.1                                     # restored
+
+
+def test_train_updates_the_ema_and_resumes_it(tmp_path):
+    ck = tmp_path / "ck.pt"
+    G, D, oG, oD = small_gan(1)
+    ema = train.EMA(G, decay=0.95)
+    torch.manual_seed(5)
+    train.train(G, D, oG, oD, sample_real, noise, 40, progress=False, ema=ema)
+    assert ema.updates == 40
+    G2, D2, oG2, oD2 = small_gan(1)
+    ema2 = train.EMA(G2, decay=0.95)
+    torch.manual_seed(5)
+    train.train(G2, D2, oG2, oD2, sample_real, noise, 20, checkpoint=ck, progress=False, ema=ema2)
+    G3, D3, oG3, oD3 = small_gan(99)
+    ema3 = train.EMA(G3, decay=0.95)
+    train.train(G3, D3, oG3, oD3, sample_real, noise, 40, checkpoint=ck, resume=True, progress=False, ema=ema3)
+    assert ema3.updates == 40
+    for a, b in zip(ema.module.parameters(), ema3.module.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
