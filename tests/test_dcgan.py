@@ -48,7 +48,7 @@ def test_architecture_follows_the_guidelines(size):
 def test_init_and_optimizers():
     torch.manual_seed(0)
     G = dcgan.Generator(100, 3, 64, 64)
-    w = G.net[0].weight                                              # 100 x 512 x 4 x 4 weights
+    w = G.net[0].weight.detach()                                            # 100 x 512 x 4 x 4 weights
     assert abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean())) < 0.001
     bn = G.net[1]
     assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
