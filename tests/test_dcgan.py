@@ -51,7 +51,7 @@ def test_init_and_optimizers():
     w = G.net[0].weight.detach()                                            # 100 x 512 x 4 x 4 weights
     assert abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean())) < 0.001
     bn = G.net[1]
-    assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
+    assert abs(float(bn.weight.detach().mean()) - 1) < 0.01 and float(bn.bias.detach().abs().max()) == 0
     opt_G, opt_D = dcgan.dcgan_optimizers(G, dcgan.Discriminator(3, 64, 8))
     for opt in (opt_G, opt_D):
         assert opt.defaults["lr"] == 2e-4 and opt.defaults["betas"] == (0.5, 0.999)
