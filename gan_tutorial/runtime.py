@@ -51,6 +51,20 @@ def device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+_DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's own default, before anyone changes it
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """Whole CPUs of the cgroup v2 quota ("200000 100000" -> 2), or None without a quota."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1, int(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def available_cpus() -> int:
     """CPUs this process may really use: its affinity mask and, in a container (Binder, Docker),
     the cgroup CPU quota, which ``os.cpu_count()`` and PyTorch's default thread count ignore."""
@@ -58,13 +72,24 @@ def available_cpus() -> int:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
-    try:  # cgroup v2: "max 100000" or "200000 100000"
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, int(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, n)
+    quota = _cgroup_cpu_quota()
+    return max(1, min(n, quota) if quota else n)
+
+
+def busy_cpus(path: str | os.PathLike = "/proc/loadavg", samples: int = 5, interval: float = 0.02) -> int:
+    """How many other processes are running on the CPUs right now: the median, over a few
+    readings, of the running-task count in ``/proc/loadavg`` (field 4, "running/total"), less
+    this process. 0 where the file does not exist (macOS, Windows)."""
+    counts = []
+    for i in range(samples):
+        try:
+            running = int(Path(path).read_text().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        counts.append(max(0, running - 1))
+        if i + 1 < samples:
+            time.sleep(interval)
+    return int(np.median(counts))
 
 
 def set_threads(n: int | None = None) -> int:
@@ -74,6 +99,9 @@ def set_threads(n: int | None = None) -> int:
     More threads than CPUs (a container whose quota is below the host's core count, or a shared
     machine) makes small networks many times slower, as the threads wait for each other. Tiny
     networks (the toy MLPs) gain nothing from a second thread, so their notebooks ask for one.
+    The default also leaves out the CPUs that other processes are busy on when it is called
+    (``busy_cpus``; not inside a cgroup quota, where the host's count says nothing about ours):
+    on 2 cores with one busy, a small DCGAN ran 5 it/s with 2 threads and 17.5 with 1.
     """
     env = os.environ.get(ENV_THREADS)
     if env:
@@ -82,7 +110,9 @@ def set_threads(n: int | None = None) -> int:
         except ValueError:
             raise ValueError(f"{ENV_THREADS} must be a positive integer, got {env!r}") from None
     if n is None:
-        n = min(torch.get_num_threads(), available_cpus())
+        cpus = available_cpus()
+        free = cpus if _cgroup_cpu_quota() else cpus - busy_cpus()
+        n = max(1, min(_DEFAULT_THREADS, cpus, free))
     if n < 1:
         raise ValueError(f"the number of threads must be positive, got {n}")
     if n != torch.get_num_threads():

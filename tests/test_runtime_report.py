@@ -109,3 +109,34 @@ def test_threads_follow_the_environment_and_reject_nonsense(monkeypatch):
             runtime.set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_cpus_reads_the_running_count_less_this_process(tmp_path):
+    f = tmp_path / "loadavg"
+    f.write_text("1.52 1.20 0.90 3/412 12345\n")
+    assert runtime.busy_cpus(f, samples=3, interval=0) == 2
+    f.write_text("0.00 0.00 0.00 1/100 1\n")
+    assert runtime.busy_cpus(f, samples=1) == 0
+    assert runtime.busy_cpus(tmp_path / "missing") == 0          # no /proc: nothing known, nothing held back
+    f.write_text("garbage\n")
+    assert runtime.busy_cpus(f, samples=1) == 0
+
+
+def test_default_threads_leave_out_cpus_that_others_are_busy_on(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv(runtime.ENV_THREADS, raising=False)
+    monkeypatch.setattr(runtime, "_DEFAULT_THREADS", 4)
+    monkeypatch.setattr(runtime, "available_cpus", lambda: 4)
+    monkeypatch.setattr(runtime, "_cgroup_cpu_quota", lambda: None)
+    try:
+        monkeypatch.setattr(runtime, "busy_cpus", lambda: 1)
+        assert runtime.set_threads() == 3
+        monkeypatch.setattr(runtime, "busy_cpus", lambda: 9)
+        assert runtime.set_threads() == 1                            # never fewer than one
+        monkeypatch.setattr(runtime, "busy_cpus", lambda: 0)
+        assert runtime.set_threads() == 4                            # back up once the others stop
+        monkeypatch.setattr(runtime, "_cgroup_cpu_quota", lambda: 4)
+        monkeypatch.setattr(runtime, "busy_cpus", lambda: 3)         # inside a quota: the host's load is not ours
+        assert runtime.set_threads() == 4
+    finally:
+        torch.set_num_threads(before)
