@@ -90,3 +90,27 @@ def test_sweep_writes_a_table_csv_and_json(tmp_path):
 def test_sweep_rejects_unknown_parameter():
     res = runner("sweep", "01", "-p", "nope", "1", "2")
     assert res.returncode == 2 and "nope" in res.stderr
+
+
+def test_plain_run_executes_a_notebook_without_jupyter(tmp_path):
+    """benchmarks/plain_run.py (for GPU machines without Jupyter): magics skipped, overrides after
+    the parameters cell, published metrics appended to --results."""
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "import sys\nif 'google.colab' in sys.modules:\n    %pip install nothing\n!echo skipped"},
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
+         "source": "PRESET = None\nx = 1"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "from gan_tutorial import report, runtime\ncfg = runtime.configure('t', PRESET, dict(x=x), "
+                   "{'smoke': dict(x=1), 'cpu': dict(x=1), 'gpu': dict(x=1)})\n"
+                   "report.publish({'x': cfg.x}, {'x': '>= 2'})"}]}
+    path = tmp_path / "99_plain.ipynb"
+    path.write_text(json.dumps(nb))
+    out = tmp_path / "r.json"
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "plain_run.py"), str(path), "--preset", "smoke",
+                           "-p", "x", "3", "--results", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(out.read_text())[-1]
+    assert record["notebook"] == "99_plain" and record["preset"] == "smoke"
+    assert record["metrics"] == {"x": 3.0} and record["met"] is True
