@@ -50,25 +50,9 @@ def wasserstein_critic_loss(net_D, real: torch.Tensor, fake: torch.Tensor) -> to
 
 
 def wasserstein_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN generator loss ``-E[D(G(z))]``.
-
-    The critic is held fixed in the generator step: its parameters are left out of the graph
-    (``requires_grad`` off during its forward pass, then restored, as the reference code does),
-    so the backward pass reaches G through ``fake`` but skips the critic's weight gradients.
-    Plain callables that are not modules are simply called.
-    """
-    if not isinstance(net_D, torch.nn.Module):
-        return -net_D(fake).mean()
-    params = list(net_D.parameters())
-    flags = [p.requires_grad for p in params]
-    try:
-        for p in params:
-            p.requires_grad_(False)
-        out = net_D(fake)
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-    return -out.mean()
+    """WGAN generator loss ``-E[D(G(z))]``. (``train.train`` holds the critic fixed in the
+    generator step with ``train.frozen``, so no critic weight gradients are computed there.)"""
+    return -net_D(fake).mean()
 
 
 def gradient_penalty(net_D, real: torch.Tensor, fake: torch.Tensor, *, center: float = 1.0,

@@ -80,6 +80,22 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """``requires_grad`` off for the module's parameters inside the block, then restored as it
+    was (parameters frozen by the user stay frozen). For the generator step: the critic is held
+    fixed, so its weight gradients need not be computed."""
+    params = list(module.parameters())
+    flags = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield module
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
 def clip_weights(c: float) -> Callable[[nn.Module], None]:
     """WGAN's weight clipping to [-c, c], for ``after_D_step``."""
     if c <= 0:
@@ -490,8 +506,9 @@ def train(
             loss_d_sum = ld.detach() if loss_d_sum is None else loss_d_sum + ld.detach()
         # read before the G step adds its own gradients to D's parameters
         gn_D = grad_norm(net_D) if with_norms else None
-        # (2) Update G once: fool the (fixed) discriminator.
-        with autocast:
+        # (2) Update G once: fool the (fixed) discriminator. D's weights are left out of this
+        # graph (the backward pass reaches G through D's input and skips D's weight gradients).
+        with autocast, frozen(net_D):
             if not reuse_fake:
                 fake = net_G(sample_noise(real.shape[0]))
             lg = loss_G(net_D, fake)

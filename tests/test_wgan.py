@@ -187,13 +187,18 @@ def test_cuda_graph_trains_like_eager_on_cuda():  # pragma: no cover - no GPU in
 
 
 
-def test_generator_loss_reaches_G_but_not_the_critic_weights():
+def test_generator_step_with_a_frozen_critic_reaches_G_but_not_the_critic_weights():
     torch.manual_seed(0)
     G, D = mlp.generator(2, 2, 8, 1), mlp.discriminator(2, 8, 1)
-    loss = losses.wasserstein_generator_loss(D, G(torch.randn(16, 2)))
+    first = next(D.parameters())
+    first.requires_grad_(False)                         # frozen by the user: must stay frozen
+    with train.frozen(D):
+        loss = losses.wasserstein_generator_loss(D, G(torch.randn(16, 2)))
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
     assert all(p.grad is None for p in D.parameters())
+    assert [p.requires_grad for p in D.parameters()] == [p is not first for p in D.parameters()]
+    first.requires_grad_(True)
     # same value and same G gradient as the plain expression
     G2 = copy.deepcopy(G)
     z = torch.randn(16, 2)
