@@ -61,3 +61,13 @@ def test_swiss_roll_and_1d_mixtures():
 
 def test_mean_std():
     assert metrics.mean_std([1, 2, 3]) == pytest.approx((2.0, math.sqrt(2 / 3)))
+
+
+def test_lipschitz_estimate_of_a_linear_critic_is_its_weight_norm():
+    D = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[3.0, -4.0]]))
+    x, y = torch.randn(50, 2), torch.randn(50, 2) + 1
+    assert metrics.lipschitz_estimate(D, x, y) == pytest.approx(5.0)
+    relu = torch.nn.Sequential(torch.nn.ReLU())                     # 2-D in, not summed: slope 1 where x > 0
+    assert metrics.lipschitz_estimate(lambda p: relu(p).sum(1), x, y) <= math.sqrt(2) + 1e-6
