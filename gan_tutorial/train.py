@@ -504,7 +504,7 @@ def train(
             if after_D_step is not None:
                 after_D_step(net_D)
             loss_d_sum = ld.detach() if loss_d_sum is None else loss_d_sum + ld.detach()
-        # read before the G step adds its own gradients to D's parameters
+        # the critic's gradient norm of its last step (the G step below leaves D's gradients alone)
         gn_D = grad_norm(net_D) if with_norms else None
         # (2) Update G once: fool the (fixed) discriminator. D's weights are left out of this
         # graph (the backward pass reaches G through D's input and skips D's weight gradients).
