@@ -95,11 +95,10 @@ def trainer_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: i
                  amp: bool, channels_last: bool, log_every: int, cuda_graph: bool = False,
                  reuse_fake: bool = True) -> None:
     dev = data.device
-    extra = {"cuda_graph": True} if cuda_graph else {}
-    extra["reuse_fake"] = reuse_fake
     train.train(G, D, opt_G, opt_D, train.tensor_sampler(data, batch, dev),
                 lambda n: torch.randn(n, latent_dim, device=dev), iters, amp=amp,
-                channels_last=channels_last, log_every=log_every, progress=False, **extra)
+                channels_last=channels_last, log_every=log_every, progress=False,
+                cuda_graph=cuda_graph, reuse_fake=reuse_fake)
 
 
 def main(argv=None) -> dict:
