@@ -146,6 +146,30 @@ def train_critic(net_D: nn.Module, opt_D: torch.optim.Optimizer, sample_real: Ca
             after_D_step(net_D)
 
 
+@torch.no_grad()
+def recompute_batchnorm(net: nn.Module, sample_input: Callable[[int], torch.Tensor], batches: int = 100,
+                        batch_size: int = 64) -> nn.Module:
+    """Batch-norm running statistics that fit the network's current weights: reset, then the
+    exact mean over ``batches`` forward passes in training mode on ``sample_input(batch_size)``
+    (``momentum=None``), as ``torch.optim.swa_utils.update_bn`` does for SWA and medGAN's
+    reference does before sampling. Returns ``net`` in eval mode; without batch norm it is only
+    put in eval mode."""
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if bns and batches > 0:
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None                     # cumulative average over the passes below
+        net.train()
+        try:
+            for _ in range(batches):
+                net(sample_input(batch_size))
+        finally:
+            for m, mom in zip(bns, momenta):
+                m.momentum = mom
+    return net.eval()
+
+
 class EMA:
     """An exponential moving average of a network's weights, for sampling (Yazici et al. 2019,
     "The unusual effectiveness of averaging in GAN training"; Karras et al. use it in every
@@ -156,7 +180,7 @@ class EMA:
     ``net``: w <- d w + (1 - d) w_net, with d = min(decay, (1 + n) / (10 + n)) after n updates, so
     that the random initial weights are forgotten quickly. ``train(..., ema=ema)`` calls it after
     every generator step. Batch-norm statistics are not averaged (running statistics of other
-    weights would not fit the average): call ``recompute_batchnorm`` once training is done.
+    weights would not fit the average): call ``ema.recompute_batchnorm`` once training is done.
     """
 
     def __init__(self, net: nn.Module, decay: float = 0.999):
@@ -177,28 +201,11 @@ class EMA:
             raise ValueError("EMA.update: the network does not match the averaged copy")
         torch._foreach_lerp_(mine, theirs, 1.0 - d)
 
-    @torch.no_grad()
     def recompute_batchnorm(self, sample_noise: Callable[[int], torch.Tensor], batches: int = 100,
                             batch_size: int = 64) -> nn.Module:
-        """Fresh batch-norm running statistics for the averaged weights: the mean over ``batches``
-        forward passes on fresh noise (as ``torch.optim.swa_utils.update_bn`` does for SWA).
-        Returns ``self.module``, in eval mode; a network without batch norm is left as it is."""
-        bns = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if not bns:
-            return self.module
-        momenta = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None                     # cumulative average over the passes below
-        self.module.train()
-        try:
-            for _ in range(batches):
-                self.module(sample_noise(batch_size))
-        finally:
-            for m, mom in zip(bns, momenta):
-                m.momentum = mom
-            self.module.eval()
-        return self.module
+        """Fresh batch-norm statistics for the averaged weights (``recompute_batchnorm`` below).
+        Returns ``self.module``, in eval mode."""
+        return recompute_batchnorm(self.module, sample_noise, batches, batch_size)
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(), "updates": self.updates, "decay": self.decay}

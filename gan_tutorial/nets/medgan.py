@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..train import recompute_batchnorm
+
 NOISE_DIM = 128
 EMBED_DIM = 128
 L2 = 1e-3
@@ -254,25 +256,15 @@ def sample(net_G: nn.Module, n: int, noise: Callable[[int], torch.Tensor] | None
     Batch norm as the reference's ``generateData``: first ``burn_in`` batches through G in
     training mode so the running statistics are those of the final weights (here an exact
     average: the statistics are reset and accumulated with ``momentum=None``), then sampling in
-    eval mode with those statistics fixed. ``binarize`` rounds the probabilities at 0.5.
+    eval mode with those statistics fixed (``train.recompute_batchnorm``). ``binarize`` rounds
+    the probabilities at 0.5.
     """
     dev = next(net_G.parameters()).device
     if noise is None:
         noise_dim = getattr(net_G, "noise_dim", NOISE_DIM)
         noise = lambda m: torch.randn(m, noise_dim, device=dev)  # noqa: E731
-    bns = [m for m in net_G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     was = net_G.training
-    if bns and burn_in > 0:
-        saved = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None
-        net_G.train()
-        for _ in range(burn_in):
-            net_G(noise(batch_size))
-        for m, mom in zip(bns, saved):
-            m.momentum = mom
-    net_G.eval()
+    recompute_batchnorm(net_G, noise, burn_in, batch_size)       # leaves G in eval mode
     try:
         out = torch.cat([net_G(noise(min(batch_size, n - i))) for i in range(0, n, batch_size)])
     finally:
