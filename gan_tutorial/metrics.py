@@ -249,6 +249,11 @@ def dimension_wise_prediction(train_real, test_real, synthetic, columns, C: floa
     return DimensionWisePrediction(columns, scores(tr), scores(sy))
 
 
+def _hamming(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """All Hamming distances between the binary rows of A (n, d) and B (m, d): |x| + |y| - 2 x.y."""
+    return A.sum(1, keepdim=True) + B.sum(1)[None, :] - 2 * A @ B.T
+
+
 def hamming_to_nearest(a, b, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """For each record of ``a``: the Hamming distance to its nearest record of ``b`` and that
     record's index (binary records: ``|x| + |y| - 2 x.y``)."""
@@ -256,12 +261,9 @@ def hamming_to_nearest(a, b, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]
     B = torch.as_tensor(_binary(b, "b"))
     if len(B) == 0:
         raise ValueError("the reference set b is empty")
-    nb = B.sum(1)
     dist, idx = [], []
     for i in range(0, len(A), chunk):
-        x = A[i:i + chunk]
-        d = x.sum(1, keepdim=True) + nb[None, :] - 2 * x @ B.T
-        m, j = d.min(1)
+        m, j = _hamming(A[i:i + chunk], B).min(1)
         dist.append(m), idx.append(j)
     if not dist:
         return np.zeros(0), np.zeros(0, dtype=int)
@@ -293,8 +295,7 @@ def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, 
     known = np.asarray(known, dtype=int)
     unknown = np.setdiff1d(np.arange(R.shape[1]), known)
     A, B = torch.as_tensor(R[:, known]), torch.as_tensor(S[:, known])
-    d = A.sum(1, keepdim=True) + B.sum(1)[None, :] - 2 * A @ B.T
-    nn_idx = torch.topk(-d, k, dim=1).indices.numpy()                   # (n, k)
+    nn_idx = torch.topk(-_hamming(A, B), k, dim=1).indices.numpy()                   # (n, k)
     votes = S[:, unknown][nn_idx].mean(1)                                # (n, |unknown|)
     pred = votes > 0.5
     truth = R[:, unknown] > 0.5
