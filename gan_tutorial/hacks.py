@@ -253,6 +253,8 @@ def bce_d_loss(labels: Labels = Labels(), batches: str = "separate"):
         if labels.hard:
             return losses.d_loss_logits(l_real, l_fake)
         t_real, t_fake = labels.draw(len(real), len(fake), device=real.device)
+        # one target per sample, shaped like the logits: (n, 1) from an MLP, (n,) from a DCGAN D
+        t_real, t_fake = t_real.reshape(l_real.shape), t_fake.reshape(l_fake.shape)
         return (F.binary_cross_entropy_with_logits(l_real, t_real.to(l_real.dtype))
                 + F.binary_cross_entropy_with_logits(l_fake, t_fake.to(l_fake.dtype)))
 

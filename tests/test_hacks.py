@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gan_tutorial import hacks, losses, train
@@ -88,6 +89,20 @@ def test_soft_labels_by_hand():
     labels = hacks.Labels(real=(0.9, 0.9), fake=(0.1, 0.1))
     loss = hacks.bce_d_loss(labels)(ConstantD(c), torch.zeros(5, 2), torch.zeros(7, 2))
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_soft_labels_with_one_logit_per_image():
+    # a DCGAN discriminator returns logits of shape (n,), not (n, 1): same loss as the MLP case
+    from gan_tutorial.nets import dcgan
+    torch.manual_seed(0)
+    net_D = dcgan.Discriminator(channels=3, image_size=32, width=8)
+    real, fake = torch.rand(6, 3, 32, 32) * 2 - 1, torch.rand(6, 3, 32, 32) * 2 - 1
+    labels = hacks.Labels(real=(0.9, 0.9), fake=(0.0, 0.0))
+    l_real, l_fake = net_D(real), net_D(fake)
+    assert l_real.shape == (6,)
+    expected = (F.binary_cross_entropy_with_logits(l_real, torch.full((6,), 0.9))
+                + F.binary_cross_entropy_with_logits(l_fake, torch.zeros(6)))
+    assert hacks.bce_d_loss(labels)(net_D, real, fake).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_label_draws_stay_in_range_and_flip_at_the_given_rate():
