@@ -55,6 +55,11 @@ def test_init_and_optimizers():
     opt_G, opt_D = dcgan.dcgan_optimizers(G, dcgan.Discriminator(3, 64, 8))
     for opt in (opt_G, opt_D):
         assert opt.defaults["lr"] == 2e-4 and opt.defaults["betas"] == (0.5, 0.999)
+    # two time scales: D gets its own learning rate; a non-positive one is refused by name
+    opt_G, opt_D = dcgan.dcgan_optimizers(G, dcgan.Discriminator(3, 64, 8), lr=1e-4, lr_D=4e-4)
+    assert opt_G.defaults["lr"] == 1e-4 and opt_D.defaults["lr"] == 4e-4
+    with pytest.raises(ValueError, match="lr_D"):
+        dcgan.dcgan_optimizers(G, dcgan.Discriminator(3, 64, 8), lr_D=0.0)
 
 
 def test_bad_image_size():
