@@ -55,6 +55,13 @@ def test_binder_environment_names_the_runtime_dependencies():
     assert "pip install" in (ROOT / "binder" / "postBuild").read_text()
 
 
+def test_a_bare_pytest_runs_the_notebooks_in_the_smoke_preset():
+    # conftest.py at the root sets the preset nbval's kernels inherit, unless the caller chose one
+    import os
+    assert os.environ.get("GAN_TUTORIAL_PRESET") in ("smoke", "cpu", "gpu")
+    assert 'setdefault("GAN_TUTORIAL_PRESET", "smoke")' in (ROOT / "conftest.py").read_text()
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3
 
