@@ -13,7 +13,6 @@ would. Figures go to the Agg backend. Metrics published by ``report.publish`` ar
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
@@ -43,20 +42,20 @@ def main(argv=None) -> None:
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--results", default=None, help="append published metrics to this JSON file")
     args = ap.parse_args(argv)
-    overrides = {}
-    if args.preset:
-        overrides["PRESET"] = args.preset
-    for name, value in args.p:
-        try:
-            overrides[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[name] = value
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gan_tutorial import course      # the runner's own -p parsing and parameter check
+
+    try:
+        course.check_parameters([args.notebook], [name for name, _ in args.p])
+    except course.CourseError as err:
+        sys.exit(f"plain_run: {err}")
+    overrides = {"PRESET": args.preset} if args.preset else {}
+    overrides.update({name: course.parse_value(value) for name, value in args.p})
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["GAN_TUTORIAL_NOTEBOOK"] = args.notebook.stem
     if args.results:
         os.environ["GAN_TUTORIAL_RESULTS"] = str(Path(args.results).resolve())
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     code = compile(script(args.notebook, overrides), str(args.notebook), "exec")
     t0 = time.perf_counter()
     exec(code, {"__name__": "__main__"})
