@@ -188,9 +188,7 @@ class EMA:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = float(decay)
         self.updates = 0
-        self.module = copy.deepcopy(net).eval()
-        for p in self.module.parameters():
-            p.requires_grad_(False)
+        self.module = copy.deepcopy(net).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
