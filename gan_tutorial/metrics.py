@@ -295,7 +295,7 @@ def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, 
     known = np.asarray(known, dtype=int)
     unknown = np.setdiff1d(np.arange(R.shape[1]), known)
     A, B = torch.as_tensor(R[:, known]), torch.as_tensor(S[:, known])
-    nn_idx = torch.topk(-_hamming(A, B), k, dim=1).indices.numpy()                   # (n, k)
+    nn_idx = torch.topk(-_hamming(A, B), k, dim=1).indices.numpy()       # (n, k)
     votes = S[:, unknown][nn_idx].mean(1)                                # (n, |unknown|)
     pred = votes > 0.5
     truth = R[:, unknown] > 0.5
