@@ -377,7 +377,12 @@ def make_optimizers(net_G: nn.Module, net_D: nn.Module, lr_G: float, lr_D: float
                     betas=(0.5, 0.999), d_optimizer: str = "adam", sgd_lr: float = 0.05,
                     momentum: float = 0.0):
     """(opt_G, opt_D): Adam for G; Adam for D, or with ``d_optimizer="sgd"`` plain SGD for D
-    (ganhacks 9) at its own learning rate ``sgd_lr`` (SGD's step is not scale-free as Adam's)."""
+    (ganhacks 9) at its own learning rate ``sgd_lr`` (SGD's step is not scale-free as Adam's).
+    The learning rates in use must be positive (a zero rate would silently freeze a player)."""
+    rates = {"G (lr_G)": lr_G, **({"D (sgd_lr)": sgd_lr} if d_optimizer == "sgd" else {"D (lr_D)": lr_D})}
+    for who, value in rates.items():
+        if not value > 0:
+            raise ValueError(f"make_optimizers: the learning rate of {who} must be positive, got {value}")
     opt_G = torch.optim.Adam(net_G.parameters(), lr=lr_G, betas=betas)
     if d_optimizer == "adam":
         opt_D = torch.optim.Adam(net_D.parameters(), lr=lr_D, betas=betas)

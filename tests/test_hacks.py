@@ -219,6 +219,17 @@ def test_make_optimizers():
         hacks.make_optimizers(g, d, 1e-3, 1e-3, d_optimizer="lbfgs")
 
 
+def test_make_optimizers_refuses_a_rate_that_would_freeze_a_player():
+    g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="lr_G"):
+        hacks.make_optimizers(g, d, 0.0, 1e-3)
+    with pytest.raises(ValueError, match="lr_D"):
+        hacks.make_optimizers(g, d, 1e-3, -1e-3)
+    with pytest.raises(ValueError, match="sgd_lr"):
+        hacks.make_optimizers(g, d, 1e-3, 1e-3, d_optimizer="sgd", sgd_lr=0.0)
+    hacks.make_optimizers(g, d, 1e-3, 0.0, d_optimizer="sgd")   # lr_D unused with SGD: no error
+
+
 def test_scaler():
     x = torch.tensor([[-4.0, 2.0], [1.0, 3.0]])
     s = hacks.Scaler.fit(x, margin=1.0)

@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from ..hacks import make_optimizers
+
 __all__ = ["Generator", "Discriminator", "init_weights", "dcgan_optimizers"]
 
 
@@ -111,10 +113,5 @@ def dcgan_optimizers(net_G: nn.Module, net_D: nn.Module, lr: float = 2e-4,
                      betas: tuple[float, float] = (0.5, 0.999), lr_D: float | None = None):
     """Adam for G and D with the paper's settings (lr 2e-4, beta1 0.5). ``lr_D`` gives D its own
     learning rate (the two time-scale update rule of Heusel et al. 2017: a faster D); by
-    default both use ``lr``."""
-    lr_D = lr if lr_D is None else lr_D
-    for name, value in (("lr", lr), ("lr_D", lr_D)):
-        if not value > 0:
-            raise ValueError(f"dcgan_optimizers: {name} must be positive, got {value}")
-    return (torch.optim.Adam(net_G.parameters(), lr=lr, betas=betas),
-            torch.optim.Adam(net_D.parameters(), lr=lr_D, betas=betas))
+    default both use ``lr``. Built by ``hacks.make_optimizers``, which checks the rates."""
+    return make_optimizers(net_G, net_D, lr_G=lr, lr_D=lr if lr_D is None else lr_D, betas=betas)
