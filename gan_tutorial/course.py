@@ -131,8 +131,8 @@ def execute(book: Path, preset: str, params: dict[str, Any], out_dir: Path,
     if Path(results).exists():
         os.unlink(results)
     record = records[-1] if records else {
-        "notebook": book.stem, "preset": preset, "parameters": params, "seconds": None,
-        "metrics": {}, "targets": {}, "met": False}
+        "notebook": book.stem, "preset": preset, "parameters": params, "environment": {},
+        "seconds": None, "metrics": {}, "targets": {}, "met": False}
     if error is None and not records:
         error = "the notebook published no results (report.publish was not reached)"
     record.update(status="failed" if error else "ok", wall_seconds=wall, overrides=params)

@@ -2,8 +2,9 @@
 
 A notebook ends with ``publish(metrics, targets)``. It shows a small table (metric, value,
 target, met) and, when ``$GAN_TUTORIAL_RESULTS`` names a file, appends one JSON record
-``{"notebook", "preset", "parameters", "seconds", "metrics", "targets", "met"}`` to it
-(a JSON list, rewritten atomically). The course runner collects these records.
+``{"notebook", "preset", "parameters", "environment", "seconds", "metrics", "targets", "met"}``
+to it (a JSON list, rewritten atomically); ``environment`` (``runtime.environment()``: device,
+versions, CPU threads) says where the numbers came from. The course runner collects these records.
 
 A target is a comparison with a number: ``">= 8"``, ``"< 25"``, ``"<= 0.6"``, ``"== 8"``,
 or a closed range ``"in [0.4, 0.6]"``.
@@ -121,6 +122,7 @@ def publish(metrics: Mapping[str, float], targets: Mapping[str, str] | None = No
         "notebook": notebook or (run.notebook if run else os.environ.get(runtime.ENV_NOTEBOOK, "interactive")),
         "preset": run.preset if run else runtime.preset(),
         "parameters": run.parameters if run else {},
+        "environment": runtime.environment(),
         "seconds": round(time.perf_counter() - run.started, 2) if run else None,
         "metrics": values,
         "targets": targets,

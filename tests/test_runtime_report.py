@@ -72,7 +72,10 @@ def test_publish_appends_records_atomically(tmp_path, monkeypatch, capsys):
     report.publish({"modes": 8}, {"modes": ">= 8"})
     records = json.loads(out.read_text())
     assert [r["met"] for r in records] == [False, True]
-    assert set(records[0]) == {"notebook", "preset", "parameters", "seconds", "metrics", "targets", "met"}
+    assert set(records[0]) == {"notebook", "preset", "parameters", "environment", "seconds", "metrics",
+                               "targets", "met"}
+    assert records[0]["environment"]["threads"] == str(torch.get_num_threads())
+    assert records[0]["environment"]["torch"] == torch.__version__
     assert records[0]["parameters"] == {"seed": 0, "steps": 10}
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert "MISSED: hq" in capsys.readouterr().out
