@@ -26,7 +26,6 @@ each and the ratios ``train / examples`` (the headline) and ``train+fresh / exam
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import time
@@ -148,7 +147,7 @@ def main(argv=None) -> dict:
             rates[name].append(args.iters / (time.perf_counter() - t))
     med = {k: statistics.median(v) for k, v in rates.items()}
     result = {
-        "device": runtime.describe(file=io.StringIO())["device"],
+        "device": runtime.environment()["device"],
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "size": args.size, "batch": args.batch, "width": args.width,
         "amp": args.amp, "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
