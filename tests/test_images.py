@@ -54,8 +54,8 @@ def test_each_attribute_changes_the_picture_as_named():
     assert lesion_area(large) > 2.5 * lesion_area(small)
 
     no_hair, hair = _fixed(base), _fixed(base + [0, 0, 0, 1])
-    very_dark = lambda x: (x.mean(1) < -0.5).float().mean()        # noqa: E731 strands, light lesion
-    assert very_dark(no_hair) < 0.002 and very_dark(hair) > 0.02
+    darker = lambda x: (x.mean(1) < -0.2).float().mean()           # noqa: E731 strands, light lesion
+    assert darker(hair) > 3 * darker(no_hair)
 
     # an irregular border: the lesion's outline departs from a circle (radial profile spreads)
     regular, irregular = _fixed(base + [1, 0, 1, 0], size=64), _fixed(base + [1, 1, 1, 0], size=64)
@@ -77,6 +77,16 @@ def test_each_attribute_changes_the_picture_as_named():
     assert radius_spread(irregular) > 1.5 * radius_spread(regular)
 
 
+def test_hair_opacity_sets_how_dark_the_strands_are():
+    hair = np.tile([0, 0, 0, 1], (32, 1))
+    strands = lambda op: im.lesions(32, seed=4, attributes=hair, hair_opacity=op)[0]  # noqa: E731
+    no_hair = im.lesions(32, seed=4, attributes=hair * 0)[0]
+    assert torch.equal(strands(0.0), no_hair)          # 0: no strands, every other draw the same
+    assert torch.equal(strands(im.HAIR_OPACITY), im.lesions(32, seed=4, attributes=hair)[0])
+    darkest = [float(strands(op).mean(1).amin(dim=(1, 2)).mean()) for op in (0.25, 0.5, 0.85)]
+    assert darkest[0] > darkest[1] > darkest[2]        # more opaque strands, darker pixels
+
+
 def test_lesions_bad_input_named():
     with pytest.raises(ValueError, match="size must be one of"):
         im.lesions(4, size=48)
@@ -84,6 +94,8 @@ def test_lesions_bad_input_named():
         im.lesions(4, attributes=np.zeros((4, 3)))
     with pytest.raises(ValueError, match="0 or 1"):
         im.lesions(2, attributes=np.full((2, 4), 2))
+    with pytest.raises(ValueError, match="hair_opacity must be in"):
+        im.lesions(2, hair_opacity=1.5)
 
 
 def test_describe_attributes():
