@@ -54,8 +54,8 @@ _HAIR = np.array([0.12, 0.09, 0.08])
 HAIR_OPACITY = 0.5
 """How much a hair strand covers the skin under it (0: invisible, 1: opaque). A strand is about
 one pixel wide at 32x32, so a pixel it crosses is part skin. With near-opaque strands (0.85)
-the discriminator of chapter 7 won the game early and G drew hair on only 0.2-0.35 of its
-lesions instead of half; chapter 7's takeaways give the comparison."""
+the discriminator of chapter 7 won the game early and G drew hair on only 0.24-0.42 of its
+lesions instead of half (seeds 0-4 of the cpu preset); chapter 7's section 3 gives the comparison."""
 
 
 def _check_attrs(attrs, n: int) -> np.ndarray:
