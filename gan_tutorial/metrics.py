@@ -8,6 +8,7 @@ divergence to the uniform distribution say how evenly the modes are covered.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,68 @@ def attribute_agreement(probs, expected: dict[int, int], threshold: float = 0.5)
     for c, v in expected.items():
         ok &= (p[:, c] > threshold) == bool(v)
     return float(ok.float().mean())
+
+
+@dataclass(frozen=True)
+class Separation:
+    p_a: float         # mean D(x) over the first set
+    p_b: float         # mean D(x) over the second set
+    auc: float         # P(logit of an image of a > logit of one of b); 0.5: D cannot tell them apart
+    n: int             # images per set
+
+    @property
+    def null_sd(self) -> float:
+        """Standard deviation of the AUC when D cannot tell the sets apart (Mann-Whitney, no ties)."""
+        return float(np.sqrt((2 * self.n + 1) / (12 * self.n * self.n)))
+
+
+def rank_auc(positive, negative) -> float:
+    """Area under the ROC curve of scores separating ``positive`` from ``negative``: the
+    probability that a random positive scores higher than a random negative, ties counted half
+    (the Mann-Whitney U statistic divided by the number of pairs)."""
+    pos = np.asarray(positive, dtype=float).ravel()
+    neg = np.asarray(negative, dtype=float).ravel()
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError(f"rank_auc needs scores on both sides, got {len(pos)} and {len(neg)}")
+    _, inverse, counts = np.unique(np.concatenate([pos, neg]), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)                      # ranks 1..N in sorted order; ties share their mean
+    ranks = ((ends - counts + 1 + ends) / 2)[inverse]
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+@torch.no_grad()
+def discriminator_separation(net_D, a: torch.Tensor, b: torch.Tensor,
+                             batch_size: int = 64) -> Separation:
+    """How well the logits of ``net_D`` rank the images ``a`` above the images ``b``.
+
+    With ``a`` the real images D was trained on and ``b`` fresh real images of the same source it
+    is a membership test: does D recognise its training set (D overfitting, Karras et al. 2020)?
+    With ``a`` real and ``b`` generated images it says how clearly D tells real from fake. Both
+    sets go through D the way real images do in training: in train mode (batch norm on the
+    batch's own statistics), in batches of ``batch_size`` drawn from one set only, on a copy of D
+    so that its running statistics stay as they were. The first ``n`` images of each set are
+    used, ``n`` the smaller set's size rounded down to whole batches (one smaller batch if that
+    set holds fewer than ``batch_size`` images).
+    """
+    if a.dim() != 4 or b.dim() != 4 or a.shape[1:] != b.shape[1:]:
+        raise ValueError("a and b must be image batches (n, c, h, w) of the same image shape, "
+                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 (batch norm statistics), got {batch_size}")
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"need at least 2 images in each set (batch norm statistics), got "
+                         f"{len(a)} and {len(b)}")
+    batch_size = min(batch_size, len(a), len(b))
+    n = min(len(a), len(b)) // batch_size * batch_size
+    D = copy.deepcopy(net_D).train()
+    dev = next(D.parameters()).device
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([D(c.to(dev)).float().flatten().cpu() for c in x[:n].split(batch_size)])
+
+    l_a, l_b = logits(a), logits(b)
+    return Separation(float(torch.sigmoid(l_a).mean()), float(torch.sigmoid(l_b).mean()),
+                      rank_auc(l_a.numpy(), l_b.numpy()), n)
 
 
 # =============================================================================================

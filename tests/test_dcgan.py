@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -145,6 +146,67 @@ def test_attribute_agreement():
         metrics.attribute_agreement(p, {3: 1})
     with pytest.raises(ValueError, match="columns"):
         metrics.attribute_agreement(p, {0: 2})
+
+
+def test_rank_auc_against_the_pair_count():
+    # the AUC is the fraction of (positive, negative) pairs ordered right, ties counting half
+    pos, neg = [3.0, 2.0], [1.0, 2.0, 0.0]
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    assert metrics.rank_auc(pos, neg) == pytest.approx(wins / 6)
+    assert metrics.rank_auc([5, 6], [1, 2]) == 1.0 and metrics.rank_auc([1, 2], [5, 6]) == 0.0
+    assert metrics.rank_auc([1, 1], [1, 1, 1]) == 0.5
+    with pytest.raises(ValueError, match="both sides"):
+        metrics.rank_auc([], [1.0])
+
+
+def test_null_sd_matches_the_spread_of_auc_between_two_samples_of_one_distribution():
+    rng = np.random.default_rng(0)
+    aucs = [metrics.rank_auc(rng.normal(size=50), rng.normal(size=50)) for _ in range(4000)]
+    assert np.mean(aucs) == pytest.approx(0.5, abs=0.005)
+    assert np.std(aucs) == pytest.approx(metrics.Separation(0.5, 0.5, 0.5, n=50).null_sd, rel=0.05)
+
+
+class _LookupD(nn.Module):
+    """A discriminator that has memorised its training images: logit +4 on them, -4 elsewhere."""
+
+    def __init__(self, train_images):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(train_images.shape[1])
+        self.register_buffer("memory", train_images.flatten(1))
+
+    def forward(self, x):
+        self.bn(x)                                    # updates running stats in train mode
+        hit = (x.flatten(1)[:, None] == self.memory[None]).all(-1).any(1)
+        return torch.where(hit, 4.0, -4.0)[:, None]
+
+
+def test_discriminator_separation_spots_a_memorising_D_and_leaves_D_alone():
+    g = torch.Generator().manual_seed(0)
+    seen, unseen = torch.rand(100, 3, 8, 8, generator=g), torch.rand(100, 3, 8, 8, generator=g)
+    D = _LookupD(seen)
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    D.eval()
+    m = metrics.discriminator_separation(D, seen, unseen, batch_size=16)
+    assert m.auc == 1.0 and m.n == 96               # 100 rounded down to whole batches of 16
+    assert m.p_a == pytest.approx(float(torch.sigmoid(torch.tensor(4.0))))
+    assert m.p_b == pytest.approx(float(torch.sigmoid(torch.tensor(-4.0))))
+    assert not D.training                             # the copy ran in train mode, not D
+    assert all(torch.equal(v, D.state_dict()[k]) for k, v in before.items())
+
+
+def test_discriminator_separation_of_the_same_images_is_one_half():
+    torch.manual_seed(0)
+    D = dcgan.Discriminator(channels=3, image_size=32, width=8)
+    x = torch.rand(64, 3, 32, 32) * 2 - 1
+    m = metrics.discriminator_separation(D, x, x.clone(), batch_size=32)
+    assert m.auc == 0.5 and m.p_a == pytest.approx(m.p_b)
+    with pytest.raises(ValueError, match="same image"):
+        metrics.discriminator_separation(D, x, x[:, :1], batch_size=32)
+    assert metrics.discriminator_separation(D, x, x[:10], batch_size=32).n == 10   # one small batch
+    with pytest.raises(ValueError, match="at least 2 images"):
+        metrics.discriminator_separation(D, x, x[:1], batch_size=32)
+    with pytest.raises(ValueError, match="batch_size"):
+        metrics.discriminator_separation(D, x, x, batch_size=1)
 
 
 def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path):
