@@ -87,6 +87,21 @@ def test_hair_opacity_sets_how_dark_the_strands_are():
     assert darkest[0] > darkest[1] > darkest[2]        # more opaque strands, darker pixels
 
 
+def test_irregular_edge_sets_how_soft_an_irregular_border_is():
+    one = lambda b: np.tile([1, b, 1, 0], (16, 1))                  # noqa: E731  dark, large, no hair
+    edges = lambda b, w: im.lesions(16, 64, seed=2, attributes=one(b), irregular_edge=w)[0]  # noqa: E731
+    # a regular border keeps its width whatever irregular_edge is: the same images, the same draws
+    assert torch.equal(edges(0, im.REGULAR_EDGE), edges(0, im.IRREGULAR_EDGE))
+
+    def steepness(x):                                               # mean squared step between pixels
+        return float((x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(2).mean())
+
+    soft, sharp = edges(1, im.IRREGULAR_EDGE), edges(1, im.REGULAR_EDGE)
+    assert not torch.equal(soft, sharp)
+    assert steepness(sharp) > 1.1 * steepness(soft)                 # the same outline, a sharper edge
+    assert torch.equal(soft, im.lesions(16, 64, seed=2, attributes=one(1))[0])   # the default
+
+
 def test_lesions_bad_input_named():
     with pytest.raises(ValueError, match="size must be one of"):
         im.lesions(4, size=48)
@@ -96,6 +111,8 @@ def test_lesions_bad_input_named():
         im.lesions(2, attributes=np.full((2, 4), 2))
     with pytest.raises(ValueError, match="hair_opacity must be in"):
         im.lesions(2, hair_opacity=1.5)
+    with pytest.raises(ValueError, match="irregular_edge must be in"):
+        im.lesions(2, irregular_edge=0)
 
 
 def test_describe_attributes():

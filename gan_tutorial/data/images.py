@@ -57,6 +57,13 @@ one pixel wide at 32x32, so a pixel it crosses is part skin. With near-opaque st
 the discriminator of chapter 7 won the game early and G drew hair on only 0.24-0.42 of its
 lesions instead of half (seeds 0-4 of the cpu preset); chapter 7's section 3 gives the comparison."""
 
+REGULAR_EDGE = 0.7
+IRREGULAR_EDGE = 1.2
+"""Width, in pixels, of the soft transition from lesion to skin: a regular border is drawn
+sharper (``REGULAR_EDGE``) than an irregular one (``IRREGULAR_EDGE``, the default of
+``lesions(irregular_edge=...)``). On real images softness is then a clue to the border; chapter
+7's blur test shows what that clue does to a judge of blurry generated images."""
+
 
 def _check_attrs(attrs, n: int) -> np.ndarray:
     a = np.asarray(attrs)
@@ -69,7 +76,8 @@ def _check_attrs(attrs, n: int) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity: float) -> np.ndarray:
+def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity: float,
+            irregular_edge: float) -> np.ndarray:
     """Render one chunk of lesions; returns (n, 3, size, size) in [0, 1]."""
     n = len(attrs)
     pigment, border, big, hair = (attrs[:, i].astype(float)[:, None, None] for i in range(4))
@@ -106,7 +114,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
         wobble += amp * np.cos(k * theta + rng.uniform(0, 2 * np.pi, (n, 1, 1)))
     r_theta = radius * (1 + border * wobble)
     dist = np.sqrt(u**2 + v**2)
-    edge = np.where(border > 0, 1.2, 0.7) * px                    # irregular borders are fuzzier
+    edge = np.where(border > 0, irregular_edge, REGULAR_EDGE) * px  # irregular: softer by default
     mask = 1 / (1 + np.exp((dist - r_theta) / edge))              # soft disc, (n, size, size)
 
     # Pigment: light or dark brown, darker towards the centre, with blotches.
@@ -143,7 +151,8 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
 
 
 def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int = 512,
-            hair_opacity: float = HAIR_OPACITY) -> tuple[torch.Tensor, torch.Tensor]:
+            hair_opacity: float = HAIR_OPACITY,
+            irregular_edge: float = IRREGULAR_EDGE) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` synthetic dermoscopy-like lesion images and their attributes.
 
     Returns ``(images, labels)``: images float32 (n, 3, size, size) in [-1, 1]; labels int64
@@ -152,6 +161,9 @@ def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int =
     (n, 4) array of 0/1. The same ``seed`` always gives the same images. ``hair_opacity`` in
     [0, 1]: how dark the strands are (``HAIR_OPACITY``); 0 draws no strands but leaves every
     other random choice, so the images equal those with the hair column set to 0.
+    ``irregular_edge``: width in pixels of an irregular border's soft edge (``IRREGULAR_EDGE``;
+    a regular one is ``REGULAR_EDGE`` wide); ``REGULAR_EDGE`` draws both borders equally sharp, so
+    only the outline tells them apart. It changes no random draw.
     """
     if size not in LESION_SIZES:
         raise ValueError(f"lesion size must be one of {LESION_SIZES}, got {size}")
@@ -159,11 +171,13 @@ def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int =
         raise ValueError(f"number of images must be non-negative, got {n}")
     if not 0 <= hair_opacity <= 1:
         raise ValueError(f"hair_opacity must be in [0, 1], got {hair_opacity}")
+    if not 0.1 <= irregular_edge <= 5:
+        raise ValueError(f"irregular_edge must be in [0.1, 5] pixels, got {irregular_edge}")
     rng = np.random.default_rng(seed)
     attrs = rng.integers(0, 2, (n, len(ATTRIBUTES))) if attributes is None else _check_attrs(attributes, n)
     out = np.empty((n, 3, size, size), dtype=np.float32)
     for i in range(0, n, chunk):
-        out[i:i + chunk] = _render(attrs[i:i + chunk], size, rng, hair_opacity)
+        out[i:i + chunk] = _render(attrs[i:i + chunk], size, rng, hair_opacity, irregular_edge)
     return torch.from_numpy(out * 2 - 1), torch.from_numpy(attrs.astype(np.int64))
 
 
