@@ -21,10 +21,17 @@ def divergence_values(x, kind_p: str, m_p: float, s_p: float, kind_q: str, m_q: 
 def divergence_explorer(x=None):
     """Move and widen two distributions (Gaussian or uniform) and read KL, JS and W1.
 
+    Returns the widget box, or None (with a message) where ipywidgets is not installed.
+
     Watch JS stop at log 2 = 0.693 once the supports separate while W1 keeps growing with the
     distance, and KL become infinite as soon as p puts mass where q has none.
     """
-    import ipywidgets as w
+    try:
+        import ipywidgets as w
+    except ImportError:   # a plain Python run (benchmarks/plain_run.py) where Jupyter is missing
+        print("divergence_explorer: ipywidgets is not installed, so the interactive explorer is "
+              "skipped (pip install ipywidgets to use it)")
+        return None
 
     x = np.linspace(-10, 10, 2001) if x is None else x
     kind = dict(options=["gaussian", "uniform"], value="gaussian")

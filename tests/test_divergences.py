@@ -1,4 +1,5 @@
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -67,6 +68,14 @@ def test_explorer_values_and_widget():
     assert d["W1"] == pytest.approx(3.0, abs=0.01)
     box = widgets.divergence_explorer()
     assert len(box.children) == 3
+
+
+def test_explorer_without_ipywidgets_says_so_and_returns_none(monkeypatch, capsys):
+    from gan_tutorial import widgets
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)     # import ipywidgets now fails
+    assert widgets.divergence_explorer() is None
+    assert "ipywidgets is not installed" in capsys.readouterr().out
 
 
 def test_wasserstein1_matching_is_exact_for_a_shift_and_agrees_in_1d():
