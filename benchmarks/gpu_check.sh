@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU checks of the course in one go (5.5 minutes on one H200 with a 10,000-step chapter 07):
+# The GPU checks of the course in one go (5.5 minutes on one H200 with a 10,000-step chapter 07;
+# today's 2,000-step chapter 07 alone took 162 s on one H100, so expect less now):
 #   1. benchmarks/toy_throughput.py  - WGAN-GP toy iteration, eager vs whole-iteration CUDA graph
 #   2. benchmarks/dcgan_throughput.py - train.train vs a pytorch/examples-style DCGAN loop
 #   3. chapter 07 in the gpu preset (64x64 lesions), run without Jupyter (benchmarks/plain_run.py)
