@@ -178,7 +178,9 @@ class EMA:
 
     ``ema.module`` is a frozen copy of the network in eval mode. ``update(net)`` moves it towards
     ``net``: w <- d w + (1 - d) w_net, with d = min(decay, (1 + n) / (10 + n)) after n updates, so
-    that the random initial weights are forgotten quickly. ``train(..., ema=ema)`` calls it after
+    that the random initial weights are forgotten quickly. ``decay`` binds only from
+    n = (10 decay - 1) / (1 - decay) on (8,990 updates for 0.999); before that the average covers
+    roughly the last n / 9 updates. ``train(..., ema=ema)`` calls it after
     every generator step. Batch-norm statistics are not averaged (running statistics of other
     weights would not fit the average): call ``ema.recompute_batchnorm`` once training is done.
     """
