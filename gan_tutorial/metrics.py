@@ -169,15 +169,16 @@ class Separation:
 def rank_auc(positive, negative) -> float:
     """Area under the ROC curve of scores separating ``positive`` from ``negative``: the
     probability that a random positive scores higher than a random negative, ties counted half
-    (the Mann-Whitney U statistic divided by the number of pairs)."""
+    (the Mann-Whitney U statistic divided by the number of pairs; scikit-learn's
+    ``roc_auc_score`` computes it)."""
+    from sklearn.metrics import roc_auc_score
+
     pos = np.asarray(positive, dtype=float).ravel()
     neg = np.asarray(negative, dtype=float).ravel()
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError(f"rank_auc needs scores on both sides, got {len(pos)} and {len(neg)}")
-    _, inverse, counts = np.unique(np.concatenate([pos, neg]), return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)                      # ranks 1..N in sorted order; ties share their mean
-    ranks = ((ends - counts + 1 + ends) / 2)[inverse]
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    is_pos = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    return float(roc_auc_score(is_pos, np.concatenate([pos, neg])))
 
 
 @torch.no_grad()
