@@ -542,14 +542,8 @@ def build_case(cfg: LabConfig, mixture, device) -> Case:
 
 def linear_decay(case: Case, lr_end: float) -> list:
     """Schedulers that take both learning rates linearly from their start to ``lr_end`` times
-    it over the run (none when ``lr_end == 1``)."""
-    if not 0 <= lr_end <= 1:
-        raise ValueError(f"lr_end must be in [0, 1], got {lr_end}")
-    if lr_end == 1:
-        return []
-    n = max(1, case.config.num_steps)
-    factor = lambda step: 1 - (1 - lr_end) * min(step, n) / n  # noqa: E731
-    return [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (case.opt_G, case.opt_D)]
+    it over the run (none when ``lr_end == 1``): ``train.linear_decay`` for G's and D's optimisers."""
+    return train.linear_decay((case.opt_G, case.opt_D), max(1, case.config.num_steps), lr_end)
 
 
 def run_case(cfg: LabConfig, mixture, device, seed: int, progress: bool = False,

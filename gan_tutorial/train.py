@@ -170,6 +170,22 @@ def recompute_batchnorm(net: nn.Module, sample_input: Callable[[int], torch.Tens
     return net.eval()
 
 
+def linear_decay(optimizers: Sequence[torch.optim.Optimizer], num_steps: int,
+                 lr_end: float = 0.0) -> list:
+    """Schedulers that take each optimiser's learning rates linearly from their start to
+    ``lr_end`` times it over ``num_steps`` steps (``train(..., schedulers=...)`` steps them once
+    per generator step). ``lr_end == 1``: none. A rate that falls towards 0 damps the players'
+    circling at the end of a run, so the last weights settle instead of stopping mid-orbit."""
+    if not 0 <= lr_end <= 1:
+        raise ValueError(f"lr_end must be in [0, 1], got {lr_end}")
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+    if lr_end == 1:
+        return []
+    factor = lambda step: 1 - (1 - lr_end) * min(step, num_steps) / num_steps  # noqa: E731
+    return [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+
+
 class EMA:
     """An exponential moving average of a network's weights, for sampling (Yazici et al. 2019,
     "The unusual effectiveness of averaging in GAN training"; Karras et al. use it in every

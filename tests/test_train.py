@@ -241,3 +241,24 @@ def test_train_updates_the_ema_and_resumes_it(tmp_path):
     assert ema3.updates == 40
     for a, b in zip(ema.module.parameters(), ema3.module.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_linear_decay_takes_both_rates_to_the_end_value_over_the_run():
+    G, D, oG, oD = small_gan(lr=1e-3)
+    oD.param_groups[0]["lr"] = 4e-3              # two time scales: the ratio is kept
+    sch = train.linear_decay((oG, oD), num_steps=10, lr_end=0.1)
+    assert len(sch) == 2
+    train.train(G, D, oG, oD, sample_real, noise, 5, schedulers=sch, progress=False)
+    assert oG.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 0.9 * 5 / 10))
+    assert oD.param_groups[0]["lr"] == pytest.approx(4e-3 * (1 - 0.9 * 5 / 10))
+    train.train(G, D, oG, oD, sample_real, noise, 5, schedulers=sch, progress=False)
+    assert oG.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert oD.param_groups[0]["lr"] == pytest.approx(4e-4)
+    assert train.linear_decay((oG, oD), 10, lr_end=1.0) == []
+
+
+@pytest.mark.parametrize("steps, end, word", [(10, -0.1, "lr_end"), (10, 1.5, "lr_end"), (0, 0.0, "num_steps")])
+def test_linear_decay_rejects_bad_arguments(steps, end, word):
+    _, _, oG, oD = small_gan()
+    with pytest.raises(ValueError, match=word):
+        train.linear_decay((oG, oD), steps, end)
