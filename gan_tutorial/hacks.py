@@ -540,12 +540,6 @@ def build_case(cfg: LabConfig, mixture, device) -> Case:
                 scaler, noise, replay)
 
 
-def linear_decay(case: Case, lr_end: float) -> list:
-    """Schedulers that take both learning rates linearly from their start to ``lr_end`` times
-    it over the run (none when ``lr_end == 1``): ``train.linear_decay`` for G's and D's optimisers."""
-    return train.linear_decay((case.opt_G, case.opt_D), max(1, case.config.num_steps), lr_end)
-
-
 def run_case(cfg: LabConfig, mixture, device, seed: int, progress: bool = False,
              desc: str = "training") -> dict:
     """Seed, build, train through ``train.train``, and score with ``metrics.mode_coverage``.
@@ -562,10 +556,11 @@ def run_case(cfg: LabConfig, mixture, device, seed: int, progress: bool = False,
     t0 = time.perf_counter()
     diverged = False
     history = None
+    decay = train.linear_decay((case.opt_G, case.opt_D), max(1, cfg.num_steps), cfg.lr_end)
     try:
         history = train.train(case.net_G, case.net_D, case.opt_G, case.opt_D, case.sample_real,
                               case.sample_noise, cfg.num_steps, loss_D=case.loss_D,
-                              loss_G=case.loss_G, schedulers=linear_decay(case, cfg.lr_end),
+                              loss_G=case.loss_G, schedulers=decay,
                               log_every=max(1, cfg.num_steps // 20), progress=progress, desc=desc)
     except train.TrainingDiverged:
         diverged = True
