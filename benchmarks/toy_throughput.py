@@ -39,7 +39,7 @@ def run(hidden: int, iters: int, warmup: int, batch: int, graph: bool, dev: torc
     cap = graph and dev.type == "cuda"  # eager keeps the default (fastest eager) optimiser
     opt_G = torch.optim.Adam(G.parameters(), lr=5e-4, betas=(0.5, 0.9), capturable=cap)
     opt_D = torch.optim.Adam(D.parameters(), lr=5e-4, betas=(0.5, 0.9), capturable=cap)
-    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lambda i: 1 - i / iters) for o in (opt_G, opt_D)]
+    scheds = train.linear_decay((opt_G, opt_D), iters)
     sample = ring.sampler(batch, dev)
     marks = {}
 
