@@ -137,6 +137,30 @@ def test_mmd2_unbiased_matches_the_formula():
     assert metrics.mmd2_unbiased(x, y) == pytest.approx(float(sxx + syy - 2 * sxy), rel=1e-9)
 
 
+def test_power_spectrum_of_white_noise_is_flat_and_of_a_wave_peaks_at_its_frequency():
+    g = torch.Generator().manual_seed(0)
+    freq, p = metrics.power_spectrum(torch.randn(400, 3, 32, 32, generator=g))
+    assert freq.shape == p.shape == (16,) and freq[0] == pytest.approx(1 / 32) and freq[-1] == 0.5
+    # white noise: every ring holds the same power, the variance of the channel mean (1 / 3)
+    assert p == pytest.approx(np.full(16, 1 / 3), rel=0.1)
+    # a wave of 4 cycles across 32 pixels lands in ring 4 (0.125 cycles per pixel), nowhere else
+    col = torch.arange(32.0)
+    wave = torch.cos(2 * np.pi * 4 * col / 32).expand(2, 1, 32, 32)
+    freq, p = metrics.power_spectrum(wave)
+    assert int(np.argmax(p)) == 3 and freq[3] == 0.125
+    assert p[np.arange(16) != 3].max() < 1e-6 * p[3]
+    # a blur removes power at high frequencies more than at low ones
+    blurred = torch.nn.functional.avg_pool2d(torch.randn(200, 1, 32, 32, generator=g), 3, 1, 1)
+    _, pb = metrics.power_spectrum(blurred)
+    assert pb[-1] < 0.2 * pb[0]
+
+
+def test_power_spectrum_rejects_bad_shapes():
+    for bad in (torch.zeros(3, 32, 32), torch.zeros(2, 3, 32, 16), torch.zeros(0, 3, 8, 8)):
+        with pytest.raises(ValueError, match="power_spectrum needs images"):
+            metrics.power_spectrum(bad)
+
+
 def test_attribute_agreement():
     p = torch.tensor([[0.9, 0.2, 0.7], [0.8, 0.6, 0.1], [0.1, 0.1, 0.9], [0.6, 0.4, 0.6]])
     assert metrics.attribute_agreement(p, {0: 1}) == 0.75
