@@ -46,6 +46,27 @@ def test_architecture_follows_the_guidelines(size):
     assert isinstance(d[-1], nn.Conv2d)                              # last layer: one logit
 
 
+def test_resize_upsampling_keeps_the_shapes_and_drops_the_checkerboard():
+    torch.manual_seed(0)
+    G_t, G_r = (dcgan.Generator(16, 3, 32, 8, upsample=u) for u in ("transposed", "resize"))
+    assert G_r(torch.rand(4, 16)).shape == (4, 3, 32, 32)
+    assert not any(isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2) for m in G_r.modules())
+    assert sum(isinstance(m, nn.Upsample) for m in G_r.modules()) == 3
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G_t.modules()) == \
+        sum(isinstance(m, nn.BatchNorm2d) for m in G_r.modules()) == 3
+    # the last up-sampling block on a constant feature map: the transposed convolution reaches even
+    # and odd pixels with different taps, so its output alternates; resize-convolution stays flat
+    flat = torch.ones(1, 8, 16, 16)
+    with torch.no_grad():
+        out_t = G_t.net[-2](flat)[..., 1:-1, 1:-1]
+        out_r = G_r.net[-2](G_r.net[-3](flat))[..., 1:-1, 1:-1]
+    spread = lambda x: float(x.std(dim=(-2, -1)).max())          # within each channel
+    assert spread(out_t) > 1e-3 and spread(out_r) < 1e-6
+    assert metrics.power_spectrum(out_t)[1][-1] > 1e3 * max(metrics.power_spectrum(out_r)[1][-1], 1e-12)
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        dcgan.Generator(16, 3, 32, 8, upsample="bilinear")
+
+
 def test_init_and_optimizers():
     torch.manual_seed(0)
     G = dcgan.Generator(100, 3, 64, 64)

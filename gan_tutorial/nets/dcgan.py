@@ -25,7 +25,7 @@ from torch import nn
 
 from ..hacks import make_optimizers
 
-__all__ = ["Generator", "Discriminator", "init_weights", "dcgan_optimizers"]
+__all__ = ["Generator", "Discriminator", "init_weights", "dcgan_optimizers", "UPSAMPLING"]
 
 
 def _blocks(image_size: int) -> int:
@@ -35,29 +35,47 @@ def _blocks(image_size: int) -> int:
     return int(n) - 2      # 4x4 -> image_size in this many doublings
 
 
+UPSAMPLING = ("transposed", "resize")
+
+
+def _up(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
+    """Layers that double H and W and map c_in to c_out channels (see ``Generator``)."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+
+
 class Generator(nn.Module):
     """G: z (n, latent_dim) -> image (n, channels, image_size, image_size) in [-1, 1].
 
     For image_size 32 and width w (``ngf``):
     z (latent_dim, 1, 1) -> (4w, 4, 4) -> (2w, 8, 8) -> (w, 16, 16) -> (channels, 32, 32).
     For 64 one more block, starting at 8w (the paper's 1024 channels with w = 128).
+
+    ``upsample``: how each block doubles the size. ``"transposed"`` is the paper's fractionally
+    strided convolution (kernel 4, stride 2). Its kernel taps reach the even and the odd output
+    pixels differently, which can leave a pattern that alternates every pixel (a checkerboard).
+    ``"resize"`` is not in the paper: nearest-neighbour up-sampling, then a 3x3 convolution
+    (Odena et al. 2016, "Deconvolution and checkerboard artifacts"), which treats every output
+    pixel alike.
     """
 
     def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64,
-                 width: int = 64):
+                 width: int = 64, upsample: str = "transposed"):
         super().__init__()
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}")
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        self.upsample = upsample
         n = _blocks(image_size)
         c = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),    # (c, 4, 4)
             nn.BatchNorm2d(c), nn.ReLU(True)]
         for _ in range(n - 1):                                         # doubles H, W; halves C
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            layers += [*_up(c, c // 2, upsample), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False),  # (channels, size, size)
-                   nn.Tanh()]                                          # no batch norm at the output
+        layers += [*_up(c, channels, upsample), nn.Tanh()]             # (channels, size, size); no batch norm
         self.net = nn.Sequential(*layers)
         init_weights(self)
 
