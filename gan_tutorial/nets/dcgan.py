@@ -66,7 +66,6 @@ class Generator(nn.Module):
         if upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}")
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
-        self.upsample = upsample
         n = _blocks(image_size)
         c = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
