@@ -162,6 +162,51 @@ def power_spectrum(images) -> tuple[np.ndarray, np.ndarray]:
     return k.numpy() / size, out
 
 
+def outline_irregularity(images, angles: int = 64, level: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """How far the outline of a dark blob near the centre of each image (a lesion on lighter
+    skin) is from a circle, read from the pixels alone, with no classifier.
+
+    For each image (n, channels, size, size): the channels are averaged; the skin level is the
+    median of a ring near the edge of the field (radius 0.75 to 0.95 of half the width), the
+    lesion level the darkest 3x3 average within 0.25 of the centre; pixels darker than ``level``
+    of the way from skin to lesion are lesion. From the lesion's centroid, ``angles`` rays run
+    outwards in quarter-pixel steps to the first skin pixel, which gives the radius r(theta).
+
+    Returns ``(cv, radius)``: ``cv`` = std over theta of r(theta) / its mean (0 for a circle;
+    about 0.04 for the slight ellipses of regular lesions, about 0.18 for the lobes of
+    irregular ones, see ``images.LOBES``), and ``radius`` the mean r(theta), both per image,
+    radii in units of half the image width. A hair strand that touches the lesion lengthens the
+    rays along it, so compare images without hair."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] < 8 or len(x) == 0:
+        raise ValueError(f"outline_irregularity needs images (n, channels, size, size) with n >= 1 and "
+                         f"size >= 8; got {tuple(x.shape)}")
+    if angles < 8 or not 0 < level < 1:
+        raise ValueError(f"outline_irregularity needs angles >= 8 and 0 < level < 1; got {angles}, {level}")
+    size = x.shape[-1]
+    grey = x.mean(1)                                                         # (n, size, size)
+    lin = (torch.arange(size) + 0.5) / size * 2 - 1                         # pixel centres in [-1, 1]
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    rr = (xx ** 2 + yy ** 2).sqrt()
+    skin = grey[:, (rr > 0.75) & (rr < 0.95)].median(1).values
+    core = torch.nn.functional.avg_pool2d(grey[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
+    core = core[:, rr < 0.25].min(1).values
+    lesion = ((skin[:, None, None] - grey) / (skin - core).clamp_min(1e-6)[:, None, None]).clamp(0, 1)
+    inside = ((lesion > level) & (rr < 0.8)).float()
+    count = inside.sum((1, 2)).clamp_min(1)
+    cx, cy = (inside * xx).sum((1, 2)) / count, (inside * yy).sum((1, 2)) / count
+    theta = torch.arange(angles) * (2 * np.pi / angles)
+    step = 1 / (2 * size)                                                    # a quarter pixel
+    radii = torch.arange(1, 2 * size) * step
+    grid = torch.stack([cx[:, None, None] + radii * theta.cos()[:, None],
+                        cy[:, None, None] + radii * theta.sin()[:, None]], -1)   # (n, angles, radii, 2)
+    along = torch.nn.functional.grid_sample(lesion[:, None], grid, align_corners=False,
+                                            padding_mode="border")[:, 0]
+    r = torch.cumprod((along > level).float(), dim=2).sum(2) * step         # up to the first exit
+    mean = r.mean(1)
+    return (r.std(1) / mean.clamp_min(1e-6)).numpy(), mean.numpy()
+
+
 def attribute_agreement(probs, expected: dict[int, int], threshold: float = 0.5) -> float:
     """Fraction of rows of ``probs`` (n, k attribute probabilities) whose thresholded attributes
     equal ``expected`` ({column: 0 or 1}) in every listed column."""

@@ -182,6 +182,45 @@ def test_power_spectrum_rejects_bad_shapes():
             metrics.power_spectrum(bad)
 
 
+def _blob(radius_of_angle, size=64, n=2):
+    """Dark shapes (r < radius_of_angle(theta) around the centre) on a light field."""
+    lin = (torch.arange(size) + 0.5) / size * 2 - 1
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    inside = ((xx ** 2 + yy ** 2).sqrt() < radius_of_angle(torch.atan2(yy, xx))).float()
+    return (0.6 - 1.2 * inside).expand(n, 3, size, size)
+
+
+def test_outline_irregularity_against_closed_forms():
+    cv, r = metrics.outline_irregularity(_blob(lambda t: torch.full_like(t, 0.5)))
+    assert cv.shape == r.shape == (2,) and cv.max() < 0.02 and r == pytest.approx(0.5, abs=0.01)
+    # five lobes r = 0.4 (1 + 0.2 cos 5 theta): std / mean = 0.2 / sqrt(2)
+    cv, r = metrics.outline_irregularity(_blob(lambda t: 0.4 * (1 + 0.2 * torch.cos(5 * t))))
+    assert cv == pytest.approx(0.2 / np.sqrt(2), abs=0.01) and r == pytest.approx(0.4, abs=0.01)
+    # an ellipse with half-axes 0.6 and 0.4: r(theta) = ab / sqrt((b cos)^2 + (a sin)^2)
+    ellipse = lambda t: 0.24 / torch.sqrt((0.4 * torch.cos(t)) ** 2 + (0.6 * torch.sin(t)) ** 2)
+    t = torch.arange(64) * (2 * np.pi / 64)
+    cv, _ = metrics.outline_irregularity(_blob(ellipse))
+    assert cv == pytest.approx(float(ellipse(t).std() / ellipse(t).mean()), abs=0.01)
+
+
+def test_outline_irregularity_tells_the_lesion_borders_apart():
+    """On hair-free synthetic lesions the outline alone separates regular from irregular borders."""
+    x, y = images.lesions(400, 32, seed=1, hair_opacity=0.0)
+    cv, r = metrics.outline_irregularity(x)
+    border, large = y[:, 1].numpy() == 1, y[:, 2].numpy() == 1
+    assert metrics.rank_auc(cv[border], cv[~border]) > 0.99
+    assert np.median(cv[~border]) < 0.07 and np.median(cv[border]) > 0.14
+    assert r[large].min() > r[~large].max()                             # and the radius tells the sizes
+
+
+def test_outline_irregularity_rejects_bad_input():
+    for bad in (torch.zeros(3, 32, 32), torch.zeros(2, 3, 32, 16), torch.zeros(0, 3, 32, 32), torch.zeros(1, 3, 4, 4)):
+        with pytest.raises(ValueError, match="outline_irregularity needs images"):
+            metrics.outline_irregularity(bad)
+    with pytest.raises(ValueError, match="level"):
+        metrics.outline_irregularity(torch.zeros(1, 3, 32, 32), level=1.5)
+
+
 def test_attribute_agreement():
     p = torch.tensor([[0.9, 0.2, 0.7], [0.8, 0.6, 0.1], [0.1, 0.1, 0.9], [0.6, 0.4, 0.6]])
     assert metrics.attribute_agreement(p, {0: 1}) == 0.75

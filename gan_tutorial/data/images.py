@@ -57,6 +57,16 @@ one pixel wide at 32x32, so a pixel it crosses is part skin. With near-opaque st
 the discriminator of chapter 7 won the game early and G drew hair on only 0.24-0.42 of its
 lesions instead of half (seeds 0-4 of the cpu preset); chapter 7's section 3 gives the comparison."""
 
+RADIUS = ((0.26, 0.32), (0.50, 0.60))
+"""Radius of a small and of a large lesion (uniform in these ranges), in units of half the image
+width."""
+
+LOBES = {2: 0.12, 3: 0.20, 5: 0.14}
+"""An irregular border: the radius times 1 + sum over k of a_k cos(k theta + phase), with k lobes
+around the outline, a_k = LOBES[k] times U(0.7, 1) and a random phase. The standard deviation of
+the radius over its mean is then about 0.18 (``metrics.outline_irregularity``); a regular border
+is a slight ellipse (aspect 0.85 to 1), about 0.04."""
+
 REGULAR_EDGE = 0.7
 IRREGULAR_EDGE = 1.2
 """Width, in pixels, of the soft transition from lesion to skin: a regular border is drawn
@@ -101,7 +111,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
     # Lesion: a disc whose radius depends on the angle (lobes for an irregular border).
     cx = rng.uniform(-0.1, 0.1, (n, 1, 1))
     cy = rng.uniform(-0.1, 0.1, (n, 1, 1))
-    radius = np.where(big > 0, rng.uniform(0.50, 0.60, (n, 1, 1)), rng.uniform(0.26, 0.32, (n, 1, 1)))
+    radius = np.where(big > 0, rng.uniform(*RADIUS[1], (n, 1, 1)), rng.uniform(*RADIUS[0], (n, 1, 1)))
     aspect = rng.uniform(0.85, 1.0, (n, 1, 1))                   # regular: a slight ellipse
     rot = rng.uniform(0, np.pi, (n, 1, 1))
     dx, dy = x - cx, y - cy
@@ -109,8 +119,8 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
     v = (-dx * np.sin(rot) + dy * np.cos(rot)) / aspect
     theta = np.arctan2(v, u)
     wobble = np.zeros_like(theta)
-    for k in (2, 3, 5):
-        amp = rng.uniform(0.7, 1.0, (n, 1, 1)) * {2: 0.12, 3: 0.20, 5: 0.14}[k]
+    for k, depth in LOBES.items():
+        amp = rng.uniform(0.7, 1.0, (n, 1, 1)) * depth
         wobble += amp * np.cos(k * theta + rng.uniform(0, 2 * np.pi, (n, 1, 1)))
     r_theta = radius * (1 + border * wobble)
     dist = np.sqrt(u**2 + v**2)
