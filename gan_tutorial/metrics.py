@@ -189,8 +189,8 @@ def outline_irregularity(images, angles: int = 64, level: float = 0.5) -> tuple[
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")
     rr = (xx ** 2 + yy ** 2).sqrt()
     skin = grey[:, (rr > 0.75) & (rr < 0.95)].median(1).values
-    core = torch.nn.functional.avg_pool2d(grey[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
-    core = core[:, rr < 0.25].min(1).values
+    blurred = torch.nn.functional.avg_pool2d(grey[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
+    core = blurred[:, rr < 0.25].min(1).values
     lesion = ((skin[:, None, None] - grey) / (skin - core).clamp_min(1e-6)[:, None, None]).clamp(0, 1)
     inside = ((lesion > level) & (rr < 0.8)).float()
     count = inside.sum((1, 2)).clamp_min(1)
