@@ -138,6 +138,16 @@ def kid(features_x, features_y, n_subsets: int = 50, subset_size: int = 500, deg
     return float(np.mean(vals)), float(np.std(vals))
 
 
+def _square_images(images, name: str, min_size: int) -> torch.Tensor:
+    """``images`` as a float CPU tensor (n, channels, size, size) with n >= 1 and size >=
+    ``min_size``; a ValueError that names the calling function ``name`` otherwise."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] < min_size or len(x) == 0:
+        raise ValueError(f"{name} needs images (n, channels, size, size) with n >= 1 and "
+                         f"size >= {min_size}; got {tuple(x.shape)}")
+    return x
+
+
 def power_spectrum(images) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged power spectrum of a batch of square images (n, channels, size, size):
     the channels averaged to one grey image, each image's mean removed, |FFT|^2 averaged over the
@@ -147,10 +157,7 @@ def power_spectrum(images) -> tuple[np.ndarray, np.ndarray]:
     A generator's images against real ones, ``power_g / power_r``, show which scales it misses:
     a blur lowers every ring towards Nyquist; a transposed convolution's checkerboard raises the
     last rings (Odena et al. 2016, "Deconvolution and checkerboard artifacts")."""
-    x = torch.as_tensor(images).detach().float().cpu()
-    if x.dim() != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] < 4 or len(x) == 0:
-        raise ValueError(f"power_spectrum needs images (n, channels, size, size) with n >= 1 and "
-                         f"size >= 4; got {tuple(x.shape)}")
+    x = _square_images(images, "power_spectrum", min_size=4)
     size = x.shape[-1]
     grey = x.mean(1)
     grey = grey - grey.mean((1, 2), keepdim=True)
@@ -177,10 +184,7 @@ def outline_irregularity(images, angles: int = 64, level: float = 0.5) -> tuple[
     irregular ones, see ``images.LOBES``), and ``radius`` the mean r(theta), both per image,
     radii in units of half the image width. A hair strand that touches the lesion lengthens the
     rays along it, so compare images without hair."""
-    x = torch.as_tensor(images).detach().float().cpu()
-    if x.dim() != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] < 8 or len(x) == 0:
-        raise ValueError(f"outline_irregularity needs images (n, channels, size, size) with n >= 1 and "
-                         f"size >= 8; got {tuple(x.shape)}")
+    x = _square_images(images, "outline_irregularity", min_size=8)
     if angles < 8 or not 0 < level < 1:
         raise ValueError(f"outline_irregularity needs angles >= 8 and 0 < level < 1; got {angles}, {level}")
     size = x.shape[-1]
