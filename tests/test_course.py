@@ -1,5 +1,6 @@
 """The course runner: naming notebooks, checking parameters, papermill reruns, sweeps."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -114,3 +115,25 @@ def test_plain_run_executes_a_notebook_without_jupyter(tmp_path):
     record = json.loads(out.read_text())[-1]
     assert record["notebook"] == "99_plain" and record["preset"] == "smoke"
     assert record["metrics"] == {"x": 3.0} and record["met"] is True
+
+
+def test_plain_run_stands_in_for_a_missing_ipython(tmp_path):
+    """On a machine without IPython, ``from IPython.display import ...`` in a notebook still runs:
+    display() prints Markdown as its source text."""
+    blocker = tmp_path / "blocked" / "IPython"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('IPython is blocked for this test')\n")
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
+         "source": "PRESET = None"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "from IPython.display import Markdown, display\ndisplay(Markdown('| a |\\n| - |'), 42)"}]}
+    path = tmp_path / "98_display.ipynb"
+    path.write_text(json.dumps(nb))
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'blocked'}{os.pathsep}{root}"}
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "plain_run.py"), str(path)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "IPython is not installed" in proc.stdout
+    assert "| a |\n| - |\n42\n" in proc.stdout
