@@ -72,6 +72,22 @@ def test_minibatch_averaging_sees_the_batch():
     assert not torch.allclose(alone, together)  # the same record scores differently in another batch
 
 
+def test_pairwise_l1_written_out_matches_cdist_in_value_and_gradient():
+    """The broadcast form used on CUDA gives cdist's distances and gradients, self-distance 0,
+    and each distance is the sum of absolute differences."""
+    m = torch.randn(3, 7, 5, dtype=torch.float64, requires_grad=True)
+    a = medgan.pairwise_l1(m)
+    b = medgan.pairwise_l1(m, broadcast=True)
+    assert a.shape == b.shape == (3, 7, 7)
+    torch.testing.assert_close(a, b)
+    assert torch.all(b.diagonal(dim1=1, dim2=2) == 0)
+    assert torch.isclose(b[1, 2, 4], (m[1, 2] - m[1, 4]).abs().sum())
+    w = torch.randn(3, 7, 7, dtype=torch.float64)
+    ga, = torch.autograd.grad((torch.exp(-a) * w).sum(), m)
+    gb, = torch.autograd.grad((torch.exp(-b) * w).sum(), m)
+    torch.testing.assert_close(ga, gb)
+
+
 def test_autoencoder_pretraining_lowers_the_loss():
     torch.manual_seed(0)
     ae = medgan.Autoencoder(D)
