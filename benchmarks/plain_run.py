@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 
+STAND_IN = "_plain_run_display"   # the module that stands in for IPython.display
+
+
 def script(notebook: Path, overrides: dict, ipython: bool = True) -> str:
     """The notebook's code cells as one script; without ``ipython``, imports from
     ``IPython.display`` come from the stand-in module."""
@@ -39,9 +42,6 @@ def script(notebook: Path, overrides: dict, ipython: bool = True) -> str:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             parts.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
     return "\n\n".join(parts) + "\n"
-
-
-STAND_IN = "_plain_run_display"   # the module that stands in for IPython.display
 
 
 def register_display_stand_in() -> None:

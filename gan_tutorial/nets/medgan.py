@@ -167,9 +167,10 @@ def pairwise_l1(m: torch.Tensor, broadcast: bool = False) -> torch.Tensor:
     """All L1 distances between the rows of each ``m[b]`` (B, n, C) -> (B, n, n).
 
     ``torch.cdist(p=1)`` is the faster one on a CPU, but on CUDA its backward pass is a slow
-    special kernel (pytorch/pytorch#31599): at a batch of 1,000 it held medGAN's GAN-PD to a few
-    steps per second on an H200. ``broadcast=True`` writes the differences out (B x n x n x C
-    numbers) and lets autograd do plain elementwise work instead; the values are the same."""
+    special kernel (pytorch/pytorch#31599): at a batch of 1,000 medGAN's GAN-PD ran 2-8 steps/s
+    on an H200 shared with nine other runs, and 97 steps/s alone once written out. ``broadcast=True``
+    writes the differences out (B x n x n x C numbers) and lets autograd do plain elementwise
+    work instead; the values are the same."""
     if broadcast:
         return (m[:, :, None, :] - m[:, None, :, :]).abs().sum(-1)
     return torch.cdist(m, m, p=1)
