@@ -8,7 +8,8 @@
 # The notebooks share the GPU (and the CPU cores), so their times are upper bounds, not
 # benchmarks. On one H200 with NB_LIMIT=430, chapters 01, 02 and 07 finished and 03, 04, 05, 06
 # and 08 were stopped: ten processes sharing the GPU ran the small networks 2-4 times slower than
-# one alone. For every chapter to finish, allow NB_LIMIT=1800 or run them one by one. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
+# one alone. From those speeds, NB_LIMIT=1800 should let every chapter finish (not yet tried);
+# or run them one by one. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
 # for time; run it by hand.
