@@ -7,7 +7,7 @@
 #      without Jupyter (benchmarks/plain_run.py) and stopped after $NB_LIMIT seconds.
 # The notebooks share the GPU (and the CPU cores), so their times are upper bounds, not
 # benchmarks. On one H200 with NB_LIMIT=430, chapters 01, 02 and 07 finished and 03, 04, 05, 06
-# and 08 were stopped: ten processes sharing the GPU ran the small networks 2-4 times slower than
+# and 08 were stopped: ten processes sharing the GPU ran the small networks 1.2 to 4.4 times slower than
 # one alone. From those speeds, NB_LIMIT=1800 should let every chapter finish (not yet tried);
 # or run them one by one. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
