@@ -58,20 +58,17 @@ wait
 stamp "all done" | tee -a "$LOGDIR/bench.log"
 
 $PY - "$LOGDIR" <<'EOF' | tee "$LOGDIR/summary.txt"
-import json, sys
+import sys
 from pathlib import Path
-from gan_tutorial import report
+from gan_tutorial import course, report
 d = Path(sys.argv[1])
 print((d / "status.txt").read_text())
-for f in sorted(d.glob("results_*.json")):
-    for r in json.loads(f.read_text()):
-        t = r["targets"]
-        missed = [k for k in t if not report.check(r["metrics"][k], t[k])]
-        print(f"{f.stem[8:]}: {r['seconds']} s, " + ("all targets met" if not missed else "MISSED " + ", ".join(missed)))
-        for k, target in t.items():
-            print(f"   {k} = {report.fmt(r['metrics'][k])} (target {target})")
+runs = {f.stem[len("results_"):]: report.read_records(f) for f in sorted(d.glob("results_*.json"))}
+# the runner's table, one row per metric that has a target, each record named by its run
+print(course.results_table([{**r, "notebook": run, "metrics": {k: r["metrics"][k] for k in r["targets"]}}
+                            for run, records in runs.items() for r in records]))
 for f in sorted(d.glob("nb_*.log")):
-    if not any(f.stem[3:] == g.stem[8:] for g in d.glob("results_*.json")):
+    if f.stem[len("nb_"):] not in runs:
         print(f"--- {f.name}: no results; its last lines:")
         print("\n".join(f.read_text().replace("\r", "\n").splitlines()[-6:]))
 EOF
