@@ -9,7 +9,8 @@
 # benchmarks. On one H200 with NB_LIMIT=430, chapters 01, 02 and 07 finished and 03, 04, 05, 06
 # and 08 were stopped: ten processes sharing the GPU ran the small networks 1.2 to 4.4 times slower than
 # one alone. From those speeds, NB_LIMIT=1800 should let every chapter finish (not yet tried);
-# or run them one by one. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
+# or run them a few at a time: chapters 03 and 04 alone on the GPU (beside CPU-only work) finished
+# their gpu presets in 379 s and 342 s, while 05 and 08 side by side did not finish in 300 s. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
 # for time; run it by hand.
