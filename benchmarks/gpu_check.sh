@@ -10,7 +10,10 @@
 # and 08 were stopped: ten processes sharing the GPU ran the small networks 1.2 to 4.4 times slower than
 # one alone. From those speeds, NB_LIMIT=1800 should let every chapter finish (not yet tried);
 # or run them a few at a time: chapters 03 and 04 alone on the GPU (beside CPU-only work) finished
-# their gpu presets in 379 s and 342 s, while 05 and 08 side by side did not finish in 300 s. Logs, the published metrics and a summary go to $LOGDIR (default runs/gpu_check);
+# their gpu presets in 379 s and 342 s, while 05 and 08 side by side did not finish in 300 s, nor
+# in 540 s beside 14 CPU-only runs (08 had trained all five models, 05 had finished its ring runs
+# but not reached the grid). Logs, the published metrics and a summary go to $LOGDIR (default
+# runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
 # for time; run it by hand.
