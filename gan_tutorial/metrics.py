@@ -304,6 +304,14 @@ def _binary(x, name: str) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def _binary_tensor(x, name: str, device=None) -> torch.Tensor:
+    """``_binary`` as a float32 tensor on ``device`` (None: the CPU). At the paper's scale
+    (46,520 patients) one CPU thread takes minutes for the record-level scores below
+    (``benchmarks/ehr_scores.py``), so they take a device; 0/1 products summed in float32 are
+    exact, so the Hamming distances are the same on any device."""
+    return torch.as_tensor(_binary(x, name), device=device)
+
+
 def dimension_wise_probability(real, synthetic) -> tuple[np.ndarray, np.ndarray, float]:
     """Choi et al. Sec. 4.2: the frequency (Bernoulli success probability) of every code in the
     real and the synthetic records, and their Pearson correlation r (1 = the same marginals)."""
@@ -329,20 +337,21 @@ class DimensionWisePrediction:
         return float(self.f1_synthetic.mean()) / m if m > 0 else float("nan")
 
 
-def fit_logistic_per_code(data, columns, C: float = 1.0, max_iter: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logistic_per_code(data, columns, C: float = 1.0, max_iter: int = 100,
+                          device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """One L2-regularised logistic regression per code of ``columns``, each predicting that code
     from all the other codes (its own column masked out), fitted together: the objective of
     scikit-learn's ``LogisticRegression(C=C)`` summed over the codes, minimised by L-BFGS on the
-    full batch (one matrix product per step for all the codes). Returns weights (d, K) and
-    intercepts (K,)."""
-    X = torch.as_tensor(_binary(data, "data"))
+    full batch (one matrix product per step for all the codes), on ``device`` (None: the CPU).
+    Returns weights (d, K) and intercepts (K,), on that device."""
+    X = _binary_tensor(data, "data", device)
     n, d = X.shape
-    cols = torch.as_tensor(np.asarray(columns, dtype=int))
+    cols = torch.as_tensor(np.asarray(columns, dtype=int), device=X.device)
     Y = X[:, cols]                                                       # (n, K)
-    mask = torch.ones(d, len(cols))
-    mask[cols, torch.arange(len(cols))] = 0.0                           # no code predicts itself
-    W = torch.zeros(d, len(cols), requires_grad=True)
-    b = torch.zeros(len(cols), requires_grad=True)
+    mask = torch.ones(d, len(cols), device=X.device)
+    mask[cols, torch.arange(len(cols), device=X.device)] = 0.0          # no code predicts itself
+    W = torch.zeros(d, len(cols), device=X.device, requires_grad=True)
+    b = torch.zeros(len(cols), device=X.device, requires_grad=True)
     opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-6, tolerance_change=1e-9)
 
@@ -365,22 +374,23 @@ def _f1(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def dimension_wise_prediction(train_real, test_real, synthetic, columns, C: float = 1.0,
-                              max_iter: int = 100) -> DimensionWisePrediction:
+                              max_iter: int = 100, device=None) -> DimensionWisePrediction:
     """Choi et al. Sec. 4.2: for each code k of ``columns``, a logistic regression predicts code
     k from all the other codes; trained once on real training records and once on synthetic
     records, both scored (F1, predicting "present" at probability > 0.5) on held-out real
-    records. A code absent from the training records is never predicted (F1 0)."""
+    records. A code absent from the training records is never predicted (F1 0). The
+    regressions are fitted on ``device`` (None: the CPU)."""
     tr, te, sy = (_binary(train_real, "train_real"), _binary(test_real, "test_real"),
                   _binary(synthetic, "synthetic"))
     if not (tr.shape[1] == te.shape[1] == sy.shape[1]):
         raise ValueError("train_real, test_real and synthetic must have the same codes")
     columns = np.asarray(columns, dtype=int)
-    Xt = torch.as_tensor(te)
+    Xt = torch.as_tensor(te, device=device)
     truth = te[:, columns] > 0.5
 
     def scores(data: np.ndarray) -> np.ndarray:
-        W, b = fit_logistic_per_code(data, columns, C, max_iter)
-        pred = ((Xt @ W + b) > 0).numpy()
+        W, b = fit_logistic_per_code(data, columns, C, max_iter, device)
+        pred = ((Xt @ W + b) > 0).cpu().numpy()
         return _f1(pred, truth)
 
     return DimensionWisePrediction(columns, scores(tr), scores(sy))
@@ -391,11 +401,12 @@ def _hamming(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return A.sum(1, keepdim=True) + B.sum(1)[None, :] - 2 * A @ B.T
 
 
-def hamming_to_nearest(a, b, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def hamming_to_nearest(a, b, chunk: int = 1024, device=None) -> tuple[np.ndarray, np.ndarray]:
     """For each record of ``a``: the Hamming distance to its nearest record of ``b`` and that
-    record's index (binary records: ``|x| + |y| - 2 x.y``)."""
-    A = torch.as_tensor(_binary(a, "a"))
-    B = torch.as_tensor(_binary(b, "b"))
+    record's index (binary records: ``|x| + |y| - 2 x.y``), computed on ``device`` (None: the
+    CPU)."""
+    A = _binary_tensor(a, "a", device)
+    B = _binary_tensor(b, "b", device)
     if len(B) == 0:
         raise ValueError("the reference set b is empty")
     dist, idx = [], []
@@ -404,17 +415,19 @@ def hamming_to_nearest(a, b, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]
         dist.append(m), idx.append(j)
     if not dist:
         return np.zeros(0), np.zeros(0, dtype=int)
-    return torch.cat(dist).round().numpy(), torch.cat(idx).numpy()
+    return torch.cat(dist).round().cpu().numpy(), torch.cat(idx).cpu().numpy()
 
 
-def presence_disclosure(members, nonmembers, synthetic, thresholds=range(0, 11)) -> dict[str, np.ndarray]:
+def presence_disclosure(members, nonmembers, synthetic, thresholds=range(0, 11),
+                        device=None) -> dict[str, np.ndarray]:
     """Choi et al. Sec. 5 (membership inference): the attacker holds real records, half of
     them in the training set (``members``), half not; a record is claimed as a member when some
     synthetic record lies within Hamming distance ``t``. Returns, per threshold, precision
     (claims that are right; 0.5 = guessing on a balanced set; NaN without claims), sensitivity
-    (members found) and the number of claims."""
-    dm, _ = hamming_to_nearest(members, synthetic)
-    dn, _ = hamming_to_nearest(nonmembers, synthetic)
+    (members found) and the number of claims. Distances are computed on ``device`` (None: the
+    CPU)."""
+    dm, _ = hamming_to_nearest(members, synthetic, device=device)
+    dn, _ = hamming_to_nearest(nonmembers, synthetic, device=device)
     t = np.asarray(list(thresholds))
     tp = (dm[None, :] <= t[:, None]).sum(1)
     fp = (dn[None, :] <= t[:, None]).sum(1)
@@ -423,16 +436,17 @@ def presence_disclosure(members, nonmembers, synthetic, thresholds=range(0, 11))
             "claims": tp + fp}
 
 
-def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, float]:
+def attribute_disclosure(records, synthetic, known, k: int = 1, device=None) -> tuple[float, float]:
     """Choi et al. Sec. 5 (attribute disclosure): the attacker knows the ``known`` codes (column
     indices) of each patient in ``records``, finds the ``k`` nearest synthetic records on those
     codes (Hamming) and infers every other code by majority vote among them. Returns precision
-    and sensitivity of the inferred positive codes (over all patients and unknown codes)."""
+    and sensitivity of the inferred positive codes (over all patients and unknown codes). The
+    neighbours are found on ``device`` (None: the CPU)."""
     R, S = _binary(records, "records"), _binary(synthetic, "synthetic")
     known = np.asarray(known, dtype=int)
     unknown = np.setdiff1d(np.arange(R.shape[1]), known)
-    A, B = torch.as_tensor(R[:, known]), torch.as_tensor(S[:, known])
-    nn_idx = torch.topk(-_hamming(A, B), k, dim=1).indices.numpy()       # (n, k)
+    A, B = (torch.as_tensor(M[:, known], device=device) for M in (R, S))
+    nn_idx = torch.topk(-_hamming(A, B), k, dim=1).indices.cpu().numpy()  # (n, k)
     votes = S[:, unknown][nn_idx].mean(1)                                # (n, |unknown|)
     pred = votes > 0.5
     truth = R[:, unknown] > 0.5
@@ -442,12 +456,13 @@ def attribute_disclosure(records, synthetic, known, k: int = 1) -> tuple[float, 
     return float(precision), float(sensitivity)
 
 
-def distance_to_closest_record(synthetic, train, holdout) -> tuple[np.ndarray, np.ndarray]:
+def distance_to_closest_record(synthetic, train, holdout, device=None) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the closest training record (Hamming): of each synthetic record, and of each
     held-out real record as the reference. Synthetic records much closer to the training set
-    than fresh real records are (a pile-up at 0-2) point at copying."""
-    d_syn, _ = hamming_to_nearest(synthetic, train)
-    d_hold, _ = hamming_to_nearest(holdout, train)
+    than fresh real records are (a pile-up at 0-2) point at copying. Distances are computed on
+    ``device`` (None: the CPU)."""
+    d_syn, _ = hamming_to_nearest(synthetic, train, device=device)
+    d_hold, _ = hamming_to_nearest(holdout, train, device=device)
     return d_syn, d_hold
 
 

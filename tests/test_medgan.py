@@ -198,6 +198,52 @@ def test_attribute_disclosure_and_dcr():
     assert (d_syn == 0).all() and (d_hold > 0).mean() > 0.5
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_record_scores_on_a_device_match_the_cpu(device):
+    X = _records(700, d=40, seed=5)
+    S = metrics.copy_with_flips(X[:400], 300, flips=2, seed=2)
+    d, j = metrics.hamming_to_nearest(X[400:], X[:400], chunk=64, device=device)
+    d0, j0 = metrics.hamming_to_nearest(X[400:], X[:400])
+    assert isinstance(d, np.ndarray) and (d == d0).all() and (j == j0).all()
+    pres = metrics.presence_disclosure(X[:100], X[400:500], S, device=device)
+    pres0 = metrics.presence_disclosure(X[:100], X[400:500], S)
+    assert all(np.array_equal(pres[k], pres0[k], equal_nan=True) for k in pres0)
+    known = np.arange(10)
+    assert metrics.attribute_disclosure(X[:100], S, known, device=device) == \
+        metrics.attribute_disclosure(X[:100], S, known)
+    for a, b in zip(metrics.distance_to_closest_record(S, X[:400], X[400:], device=device),
+                    metrics.distance_to_closest_record(S, X[:400], X[400:])):
+        assert (a == b).all()
+    W, b = metrics.fit_logistic_per_code(X, [0, 3], device=device)
+    assert W.device.type == device
+    W0, b0 = metrics.fit_logistic_per_code(X, [0, 3])
+    assert torch.allclose(W.cpu(), W0, atol=1e-3) and torch.allclose(b.cpu(), b0, atol=1e-3)
+    pred = metrics.dimension_wise_prediction(X[:400], X[400:], S, [0, 1], device=device)
+    assert pred.f1_real.shape == (2,) and 0 <= pred.ratio <= 1.5
+
+
+def test_score_timing_benchmark_runs_and_rejects_tiny_sizes():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "ehr_scores.py"
+    spec = importlib.util.spec_from_file_location("ehr_scores", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    threads = torch.get_num_threads()
+    try:
+        seconds = bench.main(["--patients", "300", "--codes", "120", "--device", "cpu"])
+    finally:
+        torch.set_num_threads(threads)   # the benchmark asks for one thread, as chapter 08 does
+    assert len(seconds) == 5 and all(s >= 0 for s in seconds.values())
+    assert seconds["all four"] == pytest.approx(sum(v for k, v in seconds.items() if k != "all four"))
+    with pytest.raises(SystemExit, match="--patients"):
+        bench.main(["--patients", "50"])
+
+
 def test_copy_with_flips_flips_exactly():
     X = _records(50)
     C = metrics.copy_with_flips(X, 50, flips=3, seed=1)
