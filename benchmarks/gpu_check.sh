@@ -2,6 +2,8 @@
 # The GPU checks of the course in one go, sized for a 10-minute slot on one GPU:
 #   1. benchmarks/dcgan_throughput.py - train.train vs a pytorch/examples-style DCGAN loop
 #      (64x64, batch 512, bf16 + channels_last), run alone so that nothing else loads the GPU;
+#      then benchmarks/ehr_scores.py - chapter 08's scores after training at its gpu sizes, on
+#      the GPU (202 s on one CPU thread of a 2-core machine);
 #   2. every notebook in the gpu preset, chapter 07 on seeds 0 and 5 (and with resize-convolution
 #      on seed 0), all at once, each run
 #      without Jupyter (benchmarks/plain_run.py) and stopped after $NB_LIMIT seconds.
@@ -36,7 +38,9 @@ stamp() { echo "== $(( $(date +%s) - start )) s: $*"; }
   stamp "dcgan throughput, 64x64 batch 512, train.train with bf16 + channels_last"
   timeout 120 $PY benchmarks/dcgan_throughput.py --size 64 --batch 512 --amp --channels-last \
       --iters 40 --repeats 3 --json "$LOGDIR/dcgan_512.json"
-  stamp "benchmark done"
+  stamp "chapter 08's record-level scores at the gpu preset's sizes, on the GPU"
+  timeout 120 $PY benchmarks/ehr_scores.py --device cuda
+  stamp "benchmarks done"
 } 2>&1 | tee "$LOGDIR/bench.log"
 
 stamp "notebooks in the gpu preset, side by side (limit $NB_LIMIT s each)" | tee -a "$LOGDIR/bench.log"
