@@ -57,7 +57,7 @@ def main(argv=None) -> dict[str, float]:
 
     seconds = {}
 
-    def timed(label: str, work) -> float:
+    def timed(label: str, work) -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
@@ -66,25 +66,22 @@ def main(argv=None) -> dict[str, float]:
             torch.cuda.synchronize(dev)
         seconds[label] = time.perf_counter() - t0
         print(f"{label:<48} {seconds[label]:7.1f} s", flush=True)
-        return seconds[label]
 
     cols, known = np.arange(100), np.arange(50)
-    total = sum([
-        timed("dimension-wise prediction, 3 synthetic sets", lambda: [
-            metrics.dimension_wise_prediction(train_set, hold, synthetic[k], cols, device=dev)
-            for k in ("medGAN", "GAN", "marginals")]),
-        timed("presence disclosure, 3 synthetic sets", lambda: [
-            metrics.presence_disclosure(members, nonmembers, synthetic[k], device=dev)
-            for k in ("medGAN", "GAN", "copy")]),
-        timed("attribute disclosure, 3 sets", lambda: [
-            metrics.attribute_disclosure(members, S, known, device=dev)
-            for S in (synthetic["medGAN"], synthetic["copy"], hold)]),
-        timed("distance to the closest record, 2 synthetic sets", lambda: [
-            metrics.distance_to_closest_record(synthetic[k], train_set, hold, device=dev)
-            for k in ("medGAN", "copy")]),
-    ])
-    seconds["all four"] = total
-    print(f"{'all four':<48} {total:7.1f} s")
+    timed("dimension-wise prediction, 3 synthetic sets", lambda: [
+        metrics.dimension_wise_prediction(train_set, hold, synthetic[k], cols, device=dev)
+        for k in ("medGAN", "GAN", "marginals")])
+    timed("presence disclosure, 3 synthetic sets", lambda: [
+        metrics.presence_disclosure(members, nonmembers, synthetic[k], device=dev)
+        for k in ("medGAN", "GAN", "copy")])
+    timed("attribute disclosure, 3 sets", lambda: [
+        metrics.attribute_disclosure(members, S, known, device=dev)
+        for S in (synthetic["medGAN"], synthetic["copy"], hold)])
+    timed("distance to the closest record, 2 synthetic sets", lambda: [
+        metrics.distance_to_closest_record(synthetic[k], train_set, hold, device=dev)
+        for k in ("medGAN", "copy")])
+    seconds["all four"] = sum(seconds.values())
+    print(f"{'all four':<48} {seconds['all four']:7.1f} s")
     return seconds
 
 

@@ -1,7 +1,6 @@
 """DCGAN networks, the attribute classifier, KID and the throughput benchmark."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -293,11 +292,8 @@ def test_discriminator_separation_of_the_same_images_is_one_half():
         metrics.discriminator_separation(D, x, x, batch_size=1)
 
 
-def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path):
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dcgan_throughput.py"
-    spec = importlib.util.spec_from_file_location("dcgan_throughput", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path, load_benchmark):
+    bench = load_benchmark("dcgan_throughput")
     out = tmp_path / "r.json"
     r = bench.main(["--width", "4", "--batch", "8", "--iters", "2", "--warmup", "1", "--repeats", "1",
                     "--n-data", "32", "--json", str(out)])

@@ -225,14 +225,8 @@ def test_record_scores_on_a_device_match_the_cpu(device):
     assert pred.f1_real.shape == (2,) and 0 <= pred.ratio <= 1.5
 
 
-def test_score_timing_benchmark_runs_and_rejects_tiny_sizes():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "ehr_scores.py"
-    spec = importlib.util.spec_from_file_location("ehr_scores", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_score_timing_benchmark_runs_and_rejects_tiny_sizes(load_benchmark):
+    bench = load_benchmark("ehr_scores")
     threads = torch.get_num_threads()
     try:
         seconds = bench.main(["--patients", "300", "--codes", "120", "--device", "cpu"])
