@@ -369,6 +369,54 @@ class ReplayBuffer:
 
 
 # ---------------------------------------------------------------------------------------------
+# Feature matching (Salimans et al. 2016, Sec. 3.1), as a term added to G's loss
+# ---------------------------------------------------------------------------------------------
+
+
+class FeatureMatching:
+    """Adds ``weight`` times the mean squared difference between the batch means of D's last
+    hidden features on G's batch and on the latest real batch to G's loss. Salimans et al.
+    (2016) trained G on this statistic alone; here it is added to G's own loss, so G is asked
+    to fool D *and* to match the average of what D looks at in real images (the share of each
+    attribute among them, for one).
+
+    D must have a ``features(x)`` method (``nets.dcgan.Discriminator`` has one). The wrapped
+    ``loss_D`` records the real batch's feature mean (without gradient, with D as it is before
+    its update); the wrapped ``loss_G`` uses the latest record, so wrap both losses with the
+    same object. ``train.train`` calls ``loss_D`` before ``loss_G`` in every step.
+    """
+
+    def __init__(self, weight: float):
+        if not weight >= 0:
+            raise ValueError(f"FeatureMatching: weight must be >= 0, got {weight}")
+        self.weight = float(weight)
+        self.real_mean: torch.Tensor | None = None
+
+    @staticmethod
+    def _mean_features(net_D, x: torch.Tensor) -> torch.Tensor:
+        if not hasattr(net_D, "features"):
+            raise TypeError(f"FeatureMatching needs a discriminator with a features(x) method; "
+                            f"{type(net_D).__name__} has none")
+        return net_D.features(x).float().flatten(1).mean(0)
+
+    def wrap_D(self, loss_D):
+        def recording_loss_D(net_D, real, fake):
+            with torch.no_grad():
+                self.real_mean = self._mean_features(net_D, real)
+            return loss_D(net_D, real, fake)
+        return recording_loss_D
+
+    def wrap_G(self, loss_G):
+        def matching_loss_G(net_D, fake):
+            if self.real_mean is None:
+                raise RuntimeError("FeatureMatching: loss_G was called before the wrapped loss_D "
+                                   "recorded a real batch")
+            gap = self._mean_features(net_D, fake) - self.real_mean
+            return loss_G(net_D, fake) + self.weight * gap.pow(2).mean()
+        return matching_loss_G
+
+
+# ---------------------------------------------------------------------------------------------
 # Hack 9: SGD for the discriminator, Adam for the generator
 # ---------------------------------------------------------------------------------------------
 

@@ -42,7 +42,8 @@ def test_architecture_follows_the_guidelines(size):
     assert isinstance(d[0], nn.Conv2d) and d[0].stride == (2, 2) and isinstance(d[1], nn.LeakyReLU)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in d) == {32: 2, 64: 3}[size]
     assert all(m.negative_slope == 0.2 for m in d if isinstance(m, nn.LeakyReLU))
-    assert isinstance(d[-1], nn.Conv2d)                              # last layer: one logit
+    assert isinstance(d[-1], nn.LeakyReLU) and isinstance(D.head[-1], nn.Conv2d)   # then one logit
+    assert D.features(torch.zeros(2, 3, size, size)).shape == (2, 8 * size // 8, 4, 4)  # 4w (8w at 64) of 4x4
 
 
 def test_resize_upsampling_keeps_the_shapes_and_drops_the_checkerboard():
@@ -64,6 +65,39 @@ def test_resize_upsampling_keeps_the_shapes_and_drops_the_checkerboard():
     assert metrics.power_spectrum(out_t)[1][-1] > 1e3 * max(metrics.power_spectrum(out_r)[1][-1], 1e-12)
     with pytest.raises(ValueError, match="upsample must be one of"):
         dcgan.Generator(16, 3, 32, 8, upsample="bilinear")
+
+
+def test_resize_last_resizes_only_the_block_that_writes_the_pixels():
+    torch.manual_seed(0)
+    G = dcgan.Generator(16, 3, 32, 8, upsample="resize_last")
+    assert G(torch.rand(4, 16)).shape == (4, 3, 32, 32)
+    strided = [m for m in G.net if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2)]
+    assert len(strided) == 2 and sum(isinstance(m, nn.Upsample) for m in G.net) == 1
+    assert isinstance(G.net[-3], nn.Upsample) and isinstance(G.net[-2], nn.Conv2d)
+    with torch.no_grad():                                         # the last block leaves no checkerboard
+        out = G.net[-2](G.net[-3](torch.ones(1, 8, 16, 16)))[..., 1:-1, 1:-1]
+    assert float(out.std(dim=(-2, -1)).max()) < 1e-6
+
+
+def test_minibatch_std_channel_measures_the_spread_of_the_batch():
+    x = torch.randn(6, 4, 3, 3)
+    out = dcgan.MinibatchStd()(x)
+    assert out.shape == (6, 5, 3, 3) and torch.equal(out[:, :4], x)
+    by_hand = float(torch.sqrt(((x - x.mean(0)) ** 2).mean(0)).mean())
+    assert torch.allclose(out[:, 4], torch.full((6, 3, 3), by_hand), atol=1e-6)
+    same = dcgan.MinibatchStd()(x[:1].expand(6, -1, -1, -1))
+    assert float(same[:, 4].abs().max()) == 0                    # identical images: no spread
+    # with the channel, D's verdict on an image depends on the rest of its batch, even in eval mode
+    torch.manual_seed(0)
+    for mbstd in (False, True):
+        D = dcgan.Discriminator(3, 32, 8, minibatch_std=mbstd).eval()
+        assert D.features(torch.zeros(2, 3, 32, 32)).shape == (2, 32, 4, 4)
+        img = torch.rand(1, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            alone_ish = D(torch.cat([img, img]))[0]
+            mixed = D(torch.cat([img, torch.rand(1, 3, 32, 32) * 2 - 1]))[0]
+        assert torch.isclose(alone_ish, mixed, atol=1e-6) != mbstd
+    assert isinstance(D.head[0], dcgan.MinibatchStd) and D.head[1].in_channels == 33
 
 
 def test_init_and_optimizers():

@@ -168,6 +168,53 @@ def test_instance_noise_reaches_both_inputs_of_D_and_stops_at_the_end():
     assert torch.equal(net_D.seen[0], torch.zeros(5, 2)) and torch.equal(net_D.seen[1], torch.ones(5, 2))
 
 
+# --- feature matching -------------------------------------------------------------------------
+
+class LinearFeaturesD(nn.Module):
+    """A 'discriminator' whose features are a fixed linear map of its input and whose logit is 0."""
+
+    def __init__(self, dim: int = 3, n_features: int = 4):
+        super().__init__()
+        self.map = nn.Linear(dim, n_features, bias=False)
+
+    def features(self, x):
+        return self.map(x)
+
+    def forward(self, x):
+        return torch.zeros(len(x))
+
+
+def test_feature_matching_adds_the_squared_gap_of_the_feature_means():
+    torch.manual_seed(0)
+    D, fm = LinearFeaturesD(), hacks.FeatureMatching(weight=3.0)
+    loss_D = fm.wrap_D(hacks.bce_d_loss())
+    loss_G = fm.wrap_G(losses.nonsaturating_generator_loss)
+    real, fake = torch.randn(16, 3), torch.randn(16, 3) + 1
+    with pytest.raises(RuntimeError, match="before the wrapped loss_D"):
+        loss_G(D, fake)
+    loss_D(D, real, fake)
+    gap = D.map(fake).mean(0) - D.map(real).mean(0)
+    plain = losses.nonsaturating_generator_loss(D, fake)
+    with torch.no_grad():
+        assert float(loss_G(D, fake)) == pytest.approx(float(plain + 3.0 * gap.pow(2).mean()), rel=1e-5)
+        assert float(loss_G(D, real)) == pytest.approx(float(plain), rel=1e-6)  # same means: no extra term
+    # the term alone moves a generator's batch mean onto the real one
+    shift = nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([shift], lr=0.5)
+    gaps = []
+    for _ in range(50):
+        opt.zero_grad()
+        loss = loss_G(D, fake + shift) - losses.nonsaturating_generator_loss(D, fake)
+        gaps.append(loss.item())
+        loss.backward()
+        opt.step()
+    assert gaps[-1] < 0.01 * gaps[0]
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        hacks.FeatureMatching(-1.0)
+    with pytest.raises(TypeError, match="features"):
+        fm.wrap_D(hacks.bce_d_loss())(ConstantD(), real, fake)
+
+
 # --- experience replay ------------------------------------------------------------------------
 
 def test_replay_buffer_fills_wraps_and_mixes_past_fakes_in():

@@ -102,6 +102,26 @@ def test_irregular_edge_sets_how_soft_an_irregular_border_is():
     assert torch.equal(soft, im.lesions(16, 64, seed=2, attributes=one(1))[0])   # the default
 
 
+def test_hair_angles_turn_the_strands():
+    hair = np.tile([0, 0, 0, 1], (24, 1))
+    assert torch.equal(im.lesions(24, seed=6, attributes=hair, hair_angles=(0, 180))[0],
+                       im.lesions(24, seed=6, attributes=hair)[0])           # the default: any direction
+    bare = im.lesions(24, seed=6, attributes=hair, hair_opacity=0)[0]
+
+    def axis(angles):
+        """Median direction (degrees) of the main axis of each image's hair pixels."""
+        dark = (bare - im.lesions(24, seed=6, attributes=hair, hair_angles=angles)[0]).mean(1) > 0.1
+        out = []
+        for mask in dark:
+            row, col = torch.nonzero(mask, as_tuple=True)
+            cov = np.cov(np.stack([col.numpy(), row.numpy()]).astype(float))   # x: columns, y: rows
+            w, v = np.linalg.eigh(cov)
+            out.append(np.degrees(np.arctan2(v[1, -1], v[0, -1])) % 180)
+        return float(np.median(out))
+
+    assert abs(axis((27, 63)) - 45) < 12 and abs(axis((117, 153)) - 135) < 12
+
+
 def test_lesions_bad_input_named():
     with pytest.raises(ValueError, match="size must be one of"):
         im.lesions(4, size=48)
@@ -113,6 +133,9 @@ def test_lesions_bad_input_named():
         im.lesions(2, hair_opacity=1.5)
     with pytest.raises(ValueError, match="irregular_edge must be in"):
         im.lesions(2, irregular_edge=0)
+    for bad in ((90, 0), (0, 270), (0, float("nan"))):
+        with pytest.raises(ValueError, match="hair_angles must be"):
+            im.lesions(2, hair_angles=bad)
 
 
 def test_describe_attributes():

@@ -67,6 +67,11 @@ around the outline, a_k = LOBES[k] times U(0.7, 1) and a random phase. The stand
 the radius over its mean is then about 0.18 (``metrics.outline_irregularity``); a regular border
 is a slight ellipse (aspect 0.85 to 1), about 0.04."""
 
+HAIR_ANGLES = (0.0, 180.0)
+"""Directions of the hair strands, in degrees: each strand's angle is uniform in this range (0:
+along the rows, 90: along the columns). The default lets strands lie any way; chapter 7's ``cpu``
+preset combs them within 18 degrees of one diagonal, ``(27, 63)``."""
+
 REGULAR_EDGE = 0.7
 IRREGULAR_EDGE = 1.2
 """Width, in pixels, of the soft transition from lesion to skin: a regular border is drawn
@@ -87,7 +92,7 @@ def _check_attrs(attrs, n: int) -> np.ndarray:
 
 
 def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity: float,
-            irregular_edge: float) -> np.ndarray:
+            irregular_edge: float, hair_angles: tuple[float, float]) -> np.ndarray:
     """Render one chunk of lesions; returns (n, 3, size, size) in [0, 1]."""
     n = len(attrs)
     pigment, border, big, hair = (attrs[:, i].astype(float)[:, None, None] for i in range(4))
@@ -146,7 +151,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
     width = max(1.0 * px, 0.035)
     for s in range(3):
         on = (hair[:, 0, 0] > 0) & (n_strands > s)
-        ang = rng.uniform(0, np.pi, (n, 1, 1))
+        ang = rng.uniform(*np.radians(hair_angles), (n, 1, 1))
         off = rng.uniform(-0.7, 0.7, (n, 1, 1))
         bend = rng.uniform(-0.4, 0.4, (n, 1, 1))
         t = x * np.cos(ang) + y * np.sin(ang)                      # along the strand
@@ -161,8 +166,8 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
 
 
 def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int = 512,
-            hair_opacity: float = HAIR_OPACITY,
-            irregular_edge: float = IRREGULAR_EDGE) -> tuple[torch.Tensor, torch.Tensor]:
+            hair_opacity: float = HAIR_OPACITY, irregular_edge: float = IRREGULAR_EDGE,
+            hair_angles: tuple[float, float] = HAIR_ANGLES) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` synthetic dermoscopy-like lesion images and their attributes.
 
     Returns ``(images, labels)``: images float32 (n, 3, size, size) in [-1, 1]; labels int64
@@ -173,7 +178,9 @@ def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int =
     other random choice, so the images equal those with the hair column set to 0.
     ``irregular_edge``: width in pixels of an irregular border's soft edge (``IRREGULAR_EDGE``;
     a regular one is ``REGULAR_EDGE`` wide); ``REGULAR_EDGE`` draws both borders equally sharp, so
-    only the outline tells them apart. It changes no random draw.
+    only the outline tells them apart. It changes no random draw. ``hair_angles``: the range,
+    in degrees, of the strands' directions (``HAIR_ANGLES``: any direction). It changes no random
+    draw either: the same seed gives the same strands, each turned into the new range.
     """
     if size not in LESION_SIZES:
         raise ValueError(f"lesion size must be one of {LESION_SIZES}, got {size}")
@@ -183,11 +190,15 @@ def lesions(n: int, size: int = 32, seed: int = 0, attributes=None, chunk: int =
         raise ValueError(f"hair_opacity must be in [0, 1], got {hair_opacity}")
     if not 0.1 <= irregular_edge <= 5:
         raise ValueError(f"irregular_edge must be in [0.1, 5] pixels, got {irregular_edge}")
+    lo, hi = (float(a) for a in hair_angles)
+    if not (np.isfinite([lo, hi]).all() and lo <= hi <= lo + 180):
+        raise ValueError(f"hair_angles must be (low, high) in degrees with low <= high <= low + 180, "
+                         f"got {tuple(hair_angles)}")
     rng = np.random.default_rng(seed)
     attrs = rng.integers(0, 2, (n, len(ATTRIBUTES))) if attributes is None else _check_attrs(attributes, n)
     out = np.empty((n, 3, size, size), dtype=np.float32)
     for i in range(0, n, chunk):
-        out[i:i + chunk] = _render(attrs[i:i + chunk], size, rng, hair_opacity, irregular_edge)
+        out[i:i + chunk] = _render(attrs[i:i + chunk], size, rng, hair_opacity, irregular_edge, (lo, hi))
     return torch.from_numpy(out * 2 - 1), torch.from_numpy(attrs.astype(np.int64))
 
 

@@ -25,7 +25,8 @@ from torch import nn
 
 from ..hacks import make_optimizers
 
-__all__ = ["Generator", "Discriminator", "init_weights", "dcgan_optimizers", "UPSAMPLING"]
+__all__ = ["Generator", "Discriminator", "MinibatchStd", "init_weights", "dcgan_optimizers",
+           "UPSAMPLING"]
 
 
 def _blocks(image_size: int) -> int:
@@ -35,7 +36,7 @@ def _blocks(image_size: int) -> int:
     return int(n) - 2      # 4x4 -> image_size in this many doublings
 
 
-UPSAMPLING = ("transposed", "resize")
+UPSAMPLING = ("transposed", "resize", "resize_last")
 
 
 def _up(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
@@ -57,7 +58,8 @@ class Generator(nn.Module):
     pixels differently, which can leave a pattern that alternates every pixel (a checkerboard).
     ``"resize"`` is not in the paper: nearest-neighbour up-sampling, then a 3x3 convolution
     (Odena et al. 2016, "Deconvolution and checkerboard artifacts"), which treats every output
-    pixel alike.
+    pixel alike. ``"resize_last"``: transposed convolutions, except the last block (the one that
+    writes the image's pixels), which resizes; the checkerboard shows in the last block's pixels.
     """
 
     def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64,
@@ -71,10 +73,11 @@ class Generator(nn.Module):
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),    # (c, 4, 4)
             nn.BatchNorm2d(c), nn.ReLU(True)]
+        inner, last = ("transposed", "resize") if upsample == "resize_last" else (upsample, upsample)
         for _ in range(n - 1):                                         # doubles H, W; halves C
-            layers += [*_up(c, c // 2, upsample), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            layers += [*_up(c, c // 2, inner), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [*_up(c, channels, upsample), nn.Tanh()]             # (channels, size, size); no batch norm
+        layers += [*_up(c, channels, last), nn.Tanh()]                 # (channels, size, size); no batch norm
         self.net = nn.Sequential(*layers)
         init_weights(self)
 
@@ -84,15 +87,31 @@ class Generator(nn.Module):
         return self.net(z)
 
 
+class MinibatchStd(nn.Module):
+    """One more channel that tells D how varied its batch is (Karras et al. 2018, Sec. 3): the
+    standard deviation of each feature over the batch, averaged over features and positions, a
+    single number copied to every image and pixel. A generator that draws the same few images
+    gives a batch with a small spread, which D can now see. Not in the DCGAN paper."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = x.float().std(0, unbiased=False).mean().to(x.dtype)
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], 1)
+
+
 class Discriminator(nn.Module):
     """D: image (n, channels, image_size, image_size) -> logits (n,).
 
     For image_size 32 and width w (``ndf``):
     (channels, 32, 32) -> (w, 16, 16) -> (2w, 8, 8) -> (4w, 4, 4) -> (1, 1, 1).
     No batch norm on the input block; LeakyReLU(0.2) everywhere; no sigmoid (logits).
+    ``minibatch_std``: put a ``MinibatchStd`` channel before the last convolution, so D also sees
+    the spread of its batch (not in the paper). ``features(x)`` returns the last hidden layer,
+    (n, 4w, 4, 4) for 32x32, the input of that convolution (before the extra channel); feature
+    matching (``hacks.FeatureMatching``) compares its batch means on real and generated images.
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 64, width: int = 64):
+    def __init__(self, channels: int = 3, image_size: int = 64, width: int = 64,
+                 minibatch_std: bool = False):
         super().__init__()
         self.channels, self.image_size = channels, image_size
         n = _blocks(image_size)
@@ -104,12 +123,16 @@ class Discriminator(nn.Module):
             layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
                        nn.BatchNorm2d(c * 2), nn.LeakyReLU(0.2, inplace=True)]
             c *= 2
-        layers += [nn.Conv2d(c, 1, 4, 1, 0, bias=False)]               # (1, 1, 1): one logit
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*layers)                              # (4w, 4, 4) for 32x32
+        extra = [MinibatchStd()] if minibatch_std else []
+        self.head = nn.Sequential(*extra, nn.Conv2d(c + len(extra), 1, 4, 1, 0, bias=False))  # one logit
         init_weights(self)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+        return self.head(self.net(x)).flatten()
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> nn.Module:
