@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_tutorial import metrics, train
+from gan_tutorial import hacks, losses, metrics, train
 from gan_tutorial.data import images
 from gan_tutorial.nets import dcgan, encoders
 
@@ -151,6 +151,21 @@ def test_dcgan_trains_through_the_course_loop():
     h = train.train(G, D, opt_G, opt_D, train.tensor_sampler(x, 16), lambda n: torch.rand(n, 16) * 2 - 1,
                     5, log_every=1, progress=False)
     assert len(h.loss_D) == 5 and all(torch.isfinite(torch.tensor(h.loss_D + h.loss_G)))
+
+
+def test_dcgan_with_the_added_pieces_trains_through_the_course_loop():
+    """resize_last, the minibatch-std channel and feature matching, wired as chapter 07 wires them."""
+    torch.manual_seed(0)
+    x, _ = images.lesions(64, 32, seed=0, hair_angles=(27, 63))
+    G = dcgan.Generator(16, 3, 32, 4, upsample="resize_last")
+    D = dcgan.Discriminator(3, 32, 4, minibatch_std=True)
+    opt_G, opt_D = dcgan.dcgan_optimizers(G, D)
+    matching = hacks.FeatureMatching(3.0)
+    h = train.train(G, D, opt_G, opt_D, train.tensor_sampler(x, 16), lambda n: torch.rand(n, 16) * 2 - 1, 5,
+                    loss_D=matching.wrap_D(hacks.bce_d_loss()),
+                    loss_G=matching.wrap_G(losses.nonsaturating_generator_loss), log_every=1, progress=False)
+    assert len(h.loss_G) == 5 and all(torch.isfinite(torch.tensor(h.loss_D + h.loss_G)))
+    assert matching.real_mean is not None and matching.real_mean.shape == (16 * 4 * 4,)
 
 
 def test_attribute_classifier_learns_pigment_and_gives_features():
