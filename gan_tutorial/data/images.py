@@ -69,8 +69,8 @@ is a slight ellipse (aspect 0.85 to 1), about 0.04."""
 
 HAIR_ANGLES = (0.0, 180.0)
 """Directions of the hair strands, in degrees: each strand's angle is uniform in this range (0:
-along the rows, 90: along the columns). The default lets strands lie any way; chapter 7's ``cpu``
-preset combs them within 18 degrees of one diagonal, ``(27, 63)``."""
+along the rows, 90: along the columns). The default lets strands lie any way; ``(27, 63)`` combs
+them within 18 degrees of one diagonal (a lever in chapter 7's table, off in its presets)."""
 
 REGULAR_EDGE = 0.7
 IRREGULAR_EDGE = 1.2
