@@ -122,6 +122,15 @@ def test_hair_angles_turn_the_strands():
     assert abs(axis((27, 63)) - 45) < 12 and abs(axis((117, 153)) - 135) < 12
 
 
+def test_hair_width_thickens_the_strands(monkeypatch):
+    hair = np.tile([0, 0, 0, 1], (16, 1))
+    bare = im.lesions(16, seed=8, attributes=hair, hair_opacity=0)[0]
+    dark = lambda: int(((bare - im.lesions(16, seed=8, attributes=hair)[0]).mean(1) > 0.1).sum())  # noqa: E731
+    thin = dark()
+    monkeypatch.setattr(im, "HAIR_WIDTH", 2.0)
+    assert dark() > 1.5 * thin                       # the same strands, about twice as wide
+
+
 def test_lesions_bad_input_named():
     with pytest.raises(ValueError, match="size must be one of"):
         im.lesions(4, size=48)

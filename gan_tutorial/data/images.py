@@ -67,6 +67,10 @@ around the outline, a_k = LOBES[k] times U(0.7, 1) and a random phase. The stand
 the radius over its mean is then about 0.18 (``metrics.outline_irregularity``); a regular border
 is a slight ellipse (aspect 0.85 to 1), about 0.04."""
 
+HAIR_WIDTH = 1.0
+"""Width of a hair strand in pixels (the scale of its Gaussian profile; at least 0.035 of half the
+image width, so about one pixel at 32x32 and a bit more at 64x64)."""
+
 HAIR_ANGLES = (0.0, 180.0)
 """Directions of the hair strands, in degrees: each strand's angle is uniform in this range (0:
 along the rows, 90: along the columns). The default lets strands lie any way; ``(27, 63)`` combs
@@ -148,7 +152,7 @@ def _render(attrs: np.ndarray, size: int, rng: np.random.Generator, hair_opacity
     # Hair: 2-3 thin dark, gently curved strands across the field.
     hair_mask = np.zeros((n, size, size))
     n_strands = rng.integers(2, 4, n)
-    width = max(1.0 * px, 0.035)
+    width = max(HAIR_WIDTH * px, 0.035)
     for s in range(3):
         on = (hair[:, 0, 0] > 0) & (n_strands > s)
         ang = rng.uniform(*np.radians(hair_angles), (n, 1, 1))
