@@ -102,17 +102,23 @@ def test_irregular_edge_sets_how_soft_an_irregular_border_is():
     assert torch.equal(soft, im.lesions(16, 64, seed=2, attributes=one(1))[0])   # the default
 
 
+def hair_pixels(n: int, seed: int, **kw) -> torch.Tensor:
+    """(n, size, size) masks of the pixels that n lesions with hair draw darker than the same
+    lesions without it (``lesions`` keyword arguments in ``kw``)."""
+    hair = np.tile([0, 0, 0, 1], (n, 1))
+    bare = im.lesions(n, seed=seed, attributes=hair, hair_opacity=0)[0]
+    return (bare - im.lesions(n, seed=seed, attributes=hair, **kw)[0]).mean(1) > 0.1
+
+
 def test_hair_angles_turn_the_strands():
     hair = np.tile([0, 0, 0, 1], (24, 1))
     assert torch.equal(im.lesions(24, seed=6, attributes=hair, hair_angles=(0, 180))[0],
                        im.lesions(24, seed=6, attributes=hair)[0])           # the default: any direction
-    bare = im.lesions(24, seed=6, attributes=hair, hair_opacity=0)[0]
 
     def axis(angles):
         """Median direction (degrees) of the main axis of each image's hair pixels."""
-        dark = (bare - im.lesions(24, seed=6, attributes=hair, hair_angles=angles)[0]).mean(1) > 0.1
         out = []
-        for mask in dark:
+        for mask in hair_pixels(24, seed=6, hair_angles=angles):
             row, col = torch.nonzero(mask, as_tuple=True)
             cov = np.cov(np.stack([col.numpy(), row.numpy()]).astype(float))   # x: columns, y: rows
             w, v = np.linalg.eigh(cov)
@@ -123,12 +129,9 @@ def test_hair_angles_turn_the_strands():
 
 
 def test_hair_width_thickens_the_strands(monkeypatch):
-    hair = np.tile([0, 0, 0, 1], (16, 1))
-    bare = im.lesions(16, seed=8, attributes=hair, hair_opacity=0)[0]
-    dark = lambda: int(((bare - im.lesions(16, seed=8, attributes=hair)[0]).mean(1) > 0.1).sum())  # noqa: E731
-    thin = dark()
+    thin = int(hair_pixels(16, seed=8).sum())
     monkeypatch.setattr(im, "HAIR_WIDTH", 2.0)
-    assert dark() > 1.5 * thin                       # the same strands, about twice as wide
+    assert int(hair_pixels(16, seed=8).sum()) > 1.5 * thin   # the same strands, about twice as wide
 
 
 def test_lesions_bad_input_named():
