@@ -369,7 +369,7 @@ class ReplayBuffer:
 
 
 # ---------------------------------------------------------------------------------------------
-# Feature matching (Salimans et al. 2016, Sec. 3.1), as a term added to G's loss
+# Feature matching (Salimans et al. 2016, Sec. 3.1; ``losses.feature_matching_gap``) in G's loss
 # ---------------------------------------------------------------------------------------------
 
 
@@ -392,17 +392,13 @@ class FeatureMatching:
         self.weight = float(weight)
         self.real_mean: torch.Tensor | None = None
 
-    @staticmethod
-    def _mean_features(net_D, x: torch.Tensor) -> torch.Tensor:
-        if not hasattr(net_D, "features"):
-            raise TypeError(f"FeatureMatching needs a discriminator with a features(x) method; "
-                            f"{type(net_D).__name__} has none")
-        return net_D.features(x).float().flatten(1).mean(0)
-
     def wrap_D(self, loss_D):
         def recording_loss_D(net_D, real, fake):
+            if not hasattr(net_D, "features"):
+                raise TypeError(f"FeatureMatching needs a discriminator with a features(x) method; "
+                                f"{type(net_D).__name__} has none")
             with torch.no_grad():
-                self.real_mean = self._mean_features(net_D, real)
+                self.real_mean = net_D.features(real).float().flatten(1).mean(0)
             return loss_D(net_D, real, fake)
         return recording_loss_D
 
@@ -411,8 +407,8 @@ class FeatureMatching:
             if self.real_mean is None:
                 raise RuntimeError("FeatureMatching: loss_G was called before the wrapped loss_D "
                                    "recorded a real batch")
-            gap = self._mean_features(net_D, fake) - self.real_mean
-            return loss_G(net_D, fake) + self.weight * gap.pow(2).mean()
+            gap = losses.feature_matching_gap(net_D.features(fake), self.real_mean)
+            return loss_G(net_D, fake) + self.weight * gap
         return matching_loss_G
 
 

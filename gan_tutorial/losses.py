@@ -40,6 +40,13 @@ def nonsaturating_generator_loss(net_D, fake: torch.Tensor) -> torch.Tensor:
     return nonsaturating_g_logits(net_D(fake))
 
 
+def feature_matching_gap(fake_features: torch.Tensor, real_mean: torch.Tensor) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016, Sec. 3.1): the mean squared difference between the
+    batch mean of D's features on G's images, (n, ...), and ``real_mean``, the same mean on a real
+    batch, flattened. ``hacks.FeatureMatching`` adds it to G's loss."""
+    return (fake_features.float().flatten(1).mean(0) - real_mean).pow(2).mean()
+
+
 # --- Wasserstein losses and the gradient penalty (WGAN: Arjovsky et al. 2017; WGAN-GP:
 # Gulrajani et al. 2017). The critic returns an unbounded score, no logits, no logarithms.
 
