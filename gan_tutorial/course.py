@@ -81,14 +81,16 @@ def parameter_names(notebook: Path) -> list[str]:
 
 def parse_value(text: str) -> Any:
     """``-p`` values: Python/JSON literals (``7``, ``0.1``, ``True``, ``None``, ``[1, 2]``),
-    anything else as a string."""
+    anything else as a string. A tuple, ``(27, 63)``, becomes a list: papermill writes a tuple
+    into the notebook as its text, a string, while a list arrives as a list."""
     low = text.strip().lower()
     if low in ("true", "false", "null", "none"):
         return {"true": True, "false": False}.get(low)
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_parameters(books: Sequence[Path], names: Sequence[str]) -> None:

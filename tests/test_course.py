@@ -36,6 +36,7 @@ def test_parse_value():
     assert course.parse_value("7") == 7 and course.parse_value("0.1") == 0.1
     assert course.parse_value("true") is True and course.parse_value("None") is None
     assert course.parse_value("[1, 2]") == [1, 2] and course.parse_value("dermamnist") == "dermamnist"
+    assert course.parse_value("(27, 63)") == [27, 63]     # papermill would pass a tuple as a string
 
 
 def test_unknown_parameter_fails_at_once_naming_it():
