@@ -39,6 +39,23 @@ def test_parse_value():
     assert course.parse_value("(27, 63)") == [27, 63]     # papermill would pass a tuple as a string
 
 
+def test_a_tuple_parameter_reaches_the_notebook_as_a_sequence(tmp_path):
+    """-p hair_angles "(27, 63)": papermill writes a tuple into the notebook as a string; the
+    runner hands it over as a list, which the notebook can unpack."""
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                         "display_name": "Python 3"}}, "cells": [
+        {"id": "params", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
+         "execution_count": None, "source": "PRESET = None\nangles = None"},
+        {"id": "publish", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "from gan_tutorial import report\nlo, hi = angles\nreport.publish({'lo': lo, 'hi': hi}, {})"}]}
+    book = tmp_path / "97_tuple.ipynb"
+    book.write_text(json.dumps(nb))
+    record = course.execute(book, "smoke", {"angles": course.parse_value("(27, 63)")}, tmp_path / "out",
+                            progress=False)
+    assert record["status"] == "ok", record.get("error")
+    assert record["metrics"] == {"lo": 27.0, "hi": 63.0}
+
+
 def test_unknown_parameter_fails_at_once_naming_it():
     start = time.perf_counter()
     res = runner("run", "02", "-p", "no_such_parameter", "1")
