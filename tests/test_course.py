@@ -19,6 +19,17 @@ def runner(*args, cwd=ROOT, timeout=600):
                           text=True, timeout=timeout)
 
 
+def write_notebook(path, sources, parameters=0):
+    """A small notebook at ``path``: one code cell per source, the one at index ``parameters``
+    tagged ``parameters`` (for papermill and plain_run). Returns ``path``."""
+    cells = [{"id": f"cell{i}", "cell_type": "code", "metadata": {"tags": ["parameters"]} if i == parameters else {},
+              "outputs": [], "execution_count": None, "source": source} for i, source in enumerate(sources)]
+    kernel = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": kernel},
+                                "cells": cells}))
+    return path
+
+
 def test_notebooks_are_named_by_number_prefix_or_file():
     folder = ROOT / "notebooks"
     first = NOTEBOOKS[0]
@@ -42,14 +53,9 @@ def test_parse_value():
 def test_a_tuple_parameter_reaches_the_notebook_as_a_sequence(tmp_path):
     """-p hair_angles "(27, 63)": papermill writes a tuple into the notebook as a string; the
     runner hands it over as a list, which the notebook can unpack."""
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
-                                                                         "display_name": "Python 3"}}, "cells": [
-        {"id": "params", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
-         "execution_count": None, "source": "PRESET = None\nangles = None"},
-        {"id": "publish", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": "from gan_tutorial import report\nlo, hi = angles\nreport.publish({'lo': lo, 'hi': hi}, {})"}]}
-    book = tmp_path / "97_tuple.ipynb"
-    book.write_text(json.dumps(nb))
+    book = write_notebook(tmp_path / "97_tuple.ipynb", [
+        "PRESET = None\nangles = None",
+        "from gan_tutorial import report\nlo, hi = angles\nreport.publish({'lo': lo, 'hi': hi}, {})"])
     record = course.execute(book, "smoke", {"angles": course.parse_value("(27, 63)")}, tmp_path / "out",
                             progress=False)
     assert record["status"] == "ok", record.get("error")
@@ -114,20 +120,14 @@ def test_sweep_rejects_unknown_parameter():
 def test_plain_run_executes_a_notebook_without_jupyter(tmp_path):
     """benchmarks/plain_run.py (for GPU machines without Jupyter): magics skipped, overrides after
     the parameters cell, published metrics appended to --results."""
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": "import sys\nif 'google.colab' in sys.modules:\n    %pip install nothing\n!echo skipped"},
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
-         "source": "PRESET = None\nx = 1"},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": "from gan_tutorial import report, runtime\ncfg = runtime.configure('t', PRESET, dict(x=x), "
-                   "{'smoke': dict(x=1), 'cpu': dict(x=1), 'gpu': dict(x=1)})\n"
-                   "report.publish({'x': cfg.x}, {'x': '>= 2'})"}]}
-    path = tmp_path / "99_plain.ipynb"
-    path.write_text(json.dumps(nb))
+    path = write_notebook(tmp_path / "99_plain.ipynb", [
+        "import sys\nif 'google.colab' in sys.modules:\n    %pip install nothing\n!echo skipped",
+        "PRESET = None\nx = 1",
+        "from gan_tutorial import report, runtime\ncfg = runtime.configure('t', PRESET, dict(x=x), "
+        "{'smoke': dict(x=1), 'cpu': dict(x=1), 'gpu': dict(x=1)})\n"
+        "report.publish({'x': cfg.x}, {'x': '>= 2'})"], parameters=1)
     out = tmp_path / "r.json"
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "plain_run.py"), str(path), "--preset", "smoke",
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plain_run.py"), str(path), "--preset", "smoke",
                            "-p", "x", "3", "--results", str(out)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text())[-1]
@@ -141,16 +141,11 @@ def test_plain_run_stands_in_for_a_missing_ipython(tmp_path):
     blocker = tmp_path / "blocked" / "IPython"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('IPython is blocked for this test')\n")
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
-         "source": "PRESET = None"},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": "from IPython.display import Markdown, display\ndisplay(Markdown('| a |\\n| - |'), 42)"}]}
-    path = tmp_path / "98_display.ipynb"
-    path.write_text(json.dumps(nb))
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'blocked'}{os.pathsep}{root}"}
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "plain_run.py"), str(path)],
+    path = write_notebook(tmp_path / "98_display.ipynb", [
+        "PRESET = None",
+        "from IPython.display import Markdown, display\ndisplay(Markdown('| a |\\n| - |'), 42)"])
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'blocked'}{os.pathsep}{ROOT}"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plain_run.py"), str(path)],
                           capture_output=True, text=True, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "IPython is not installed" in proc.stdout
