@@ -44,7 +44,12 @@ def feature_matching_gap(fake_features: torch.Tensor, real_mean: torch.Tensor) -
     """Feature matching (Salimans et al. 2016, Sec. 3.1): the mean squared difference between the
     batch mean of D's features on G's images, (n, ...), and ``real_mean``, the same mean on a real
     batch, flattened. ``hacks.FeatureMatching`` adds it to G's loss."""
-    return (fake_features.float().flatten(1).mean(0) - real_mean).pow(2).mean()
+    fake = fake_features.float().flatten(1)
+    if real_mean.dim() != 1 or real_mean.numel() != fake.shape[1]:   # would broadcast silently
+        raise ValueError(f"feature_matching_gap: real_mean must be a vector of the {fake.shape[1]} "
+                         f"features per image of fake_features {tuple(fake_features.shape)}; got "
+                         f"shape {tuple(real_mean.shape)}")
+    return (fake.mean(0) - real_mean).pow(2).mean()
 
 
 # --- Wasserstein losses and the gradient penalty (WGAN: Arjovsky et al. 2017; WGAN-GP:

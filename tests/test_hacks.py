@@ -184,6 +184,15 @@ class LinearFeaturesD(nn.Module):
         return torch.zeros(len(x))
 
 
+def test_feature_matching_gap_is_the_mean_squared_gap_of_the_batch_means():
+    fake = torch.tensor([[[[1.0]], [[0.0]]], [[[3.0]], [[2.0]]]])   # (2, 2, 1, 1): means 2 and 1
+    assert float(losses.feature_matching_gap(fake, torch.tensor([0.0, 1.0]))) == pytest.approx(2.0)
+    assert float(losses.feature_matching_gap(fake, torch.tensor([2.0, 1.0]))) == 0.0
+    for bad in (torch.zeros(1), torch.zeros(3), torch.zeros(1, 2)):   # would broadcast or fail late
+        with pytest.raises(ValueError, match=r"real_mean must be a vector of the 2 features"):
+            losses.feature_matching_gap(fake, bad)
+
+
 def test_feature_matching_adds_the_squared_gap_of_the_feature_means():
     torch.manual_seed(0)
     D, fm = LinearFeaturesD(), hacks.FeatureMatching(weight=3.0)
