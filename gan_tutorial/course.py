@@ -13,6 +13,7 @@ import csv
 import itertools
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -225,6 +226,19 @@ def cmd_run(args) -> int:
     return 1 if failed or missed else 0
 
 
+def run_suffix(params: dict, taken: set) -> str:
+    """The end of a sweep run's executed-notebook name, ``"__k=v_k2=v2"`` ("" for the defaults):
+    characters other than letters, digits and ``._=+-`` become ``-`` (a list value such as
+    ``[27, 63]``, a path, a Windows-invalid ``:``), and a name already in ``taken`` gets a number,
+    so no run of the sweep overwrites another's notebook. The name is added to ``taken``."""
+    tag = re.sub(r"[^A-Za-z0-9._=+-]+", "-", "_".join(f"{k}={v}" for k, v in params.items())).strip("-")
+    suffix, n = ("__" + tag if tag else ""), 2
+    while suffix in taken:
+        suffix, n = f"__{tag}-{n}", n + 1
+    taken.add(suffix)
+    return suffix
+
+
 def cmd_sweep(args) -> int:
     preset = runtime.preset(args.preset)
     [book] = resolve([args.notebook])
@@ -240,7 +254,7 @@ def cmd_sweep(args) -> int:
     seeds = list(range(args.seeds)) if args.seeds else [None]
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
     out = Path(args.out) / "sweeps" / book.stem / preset
-    rows = []
+    rows, taken = [], set()
     n_runs = len(points) * len(seeds)
     i = 0
     for point in points:
@@ -251,7 +265,7 @@ def cmd_sweep(args) -> int:
             tag = "_".join(f"{k}={v}" for k, v in params.items())
             print(f"[{i}/{n_runs}] {book.stem} {tag or '(defaults)'}", flush=True)
             rec = execute(book, preset, params, out, progress=not args.quiet,
-                          suffix="__" + tag.replace("/", "-") if tag else "")
+                          suffix=run_suffix(params, taken))
             print(f"    {rec['status']} in {rec['wall_seconds']} s"
                   + (f": {rec['error']}" if rec.get("error") else ""), flush=True)
             recs.append(rec)

@@ -112,6 +112,15 @@ def test_sweep_writes_a_table_csv_and_json(tmp_path):
     assert "grid_points=1001" in res.stdout
 
 
+def test_sweep_names_each_run_file_safely_and_once():
+    taken = set()
+    assert course.run_suffix({"hair_angles": [27, 63], "seed": 0}, taken) == "__hair_angles=-27-63-_seed=0"
+    assert course.run_suffix({"data_dir": "C:/data sets"}, taken) == "__data_dir=C-data-sets"
+    assert course.run_suffix({"data_dir": "C:\\data sets"}, taken) == "__data_dir=C-data-sets-2"  # no overwrite
+    assert course.run_suffix({"lr": 0.0002, "amp": True}, taken) == "__lr=0.0002_amp=True"
+    assert course.run_suffix({}, taken) == ""
+
+
 def test_sweep_rejects_unknown_parameter():
     res = runner("sweep", "01", "-p", "nope", "1", "2")
     assert res.returncode == 2 and "nope" in res.stderr
