@@ -45,7 +45,7 @@ def feature_matching_gap(fake_features: torch.Tensor, real_mean: torch.Tensor) -
     batch mean of D's features on G's images, (n, ...), and ``real_mean``, the same mean on a real
     batch, flattened. ``hacks.FeatureMatching`` adds it to G's loss."""
     fake = fake_features.float().flatten(1)
-    if real_mean.dim() != 1 or real_mean.numel() != fake.shape[1]:   # would broadcast silently
+    if real_mean.shape != (fake.shape[1],):   # another shape would broadcast silently or fail late
         raise ValueError(f"feature_matching_gap: real_mean must be a vector of the {fake.shape[1]} "
                          f"features per image of fake_features {tuple(fake_features.shape)}; got "
                          f"shape {tuple(real_mean.shape)}")
