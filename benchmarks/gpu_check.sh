@@ -14,7 +14,9 @@
 # or run them a few at a time: chapters 03 and 04 alone on the GPU (beside CPU-only work) finished
 # their gpu presets in 379 s and 342 s, while 05 and 08 side by side did not finish in 300 s, nor
 # in 540 s beside 14 CPU-only runs (08 had trained all five models, 05 had finished its ring runs
-# but not reached the grid). Logs, the published metrics and a summary go to $LOGDIR (default
+# but not reached the grid). With RUNS="01 02 05a 05r 05g 06 07s0 08" and NB_LIMIT=470, 01, 02,
+# 05a, 06 and 07s0 finished; 05r and 05g had trained WGAN-GP and the vanilla GAN (188 s each) but
+# not the clipping baseline, and 08 had reached GAN-PA. Logs, the published metrics and a summary go to $LOGDIR (default
 # runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
