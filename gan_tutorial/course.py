@@ -226,12 +226,17 @@ def cmd_run(args) -> int:
     return 1 if failed or missed else 0
 
 
+def params_tag(params: dict) -> str:
+    """``"k=v_k2=v2"``: a sweep run's parameters in one word ("" for the defaults)."""
+    return "_".join(f"{k}={v}" for k, v in params.items())
+
+
 def run_suffix(params: dict, taken: set) -> str:
     """The end of a sweep run's executed-notebook name, ``"__k=v_k2=v2"`` ("" for the defaults):
     characters other than letters, digits and ``._=+-`` become ``-`` (a list value such as
     ``[27, 63]``, a path, a Windows-invalid ``:``), and a name already in ``taken`` gets a number,
     so no run of the sweep overwrites another's notebook. The name is added to ``taken``."""
-    tag = re.sub(r"[^A-Za-z0-9._=+-]+", "-", "_".join(f"{k}={v}" for k, v in params.items())).strip("-")
+    tag = re.sub(r"[^A-Za-z0-9._=+-]+", "-", params_tag(params)).strip("-")
     suffix, n = ("__" + tag if tag else ""), 2
     while suffix in taken:
         suffix, n = f"__{tag}-{n}", n + 1
@@ -262,8 +267,7 @@ def cmd_sweep(args) -> int:
         for seed in seeds:
             i += 1
             params = dict(point) if seed is None else {**point, "seed": seed}
-            tag = "_".join(f"{k}={v}" for k, v in params.items())
-            print(f"[{i}/{n_runs}] {book.stem} {tag or '(defaults)'}", flush=True)
+            print(f"[{i}/{n_runs}] {book.stem} {params_tag(params) or '(defaults)'}", flush=True)
             rec = execute(book, preset, params, out, progress=not args.quiet,
                           suffix=run_suffix(params, taken))
             print(f"    {rec['status']} in {rec['wall_seconds']} s"

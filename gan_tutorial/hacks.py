@@ -135,9 +135,17 @@ def build_discriminator(in_dim: int = 2, hidden: int = 128, depth: int = 3, *,
 # ---------------------------------------------------------------------------------------------
 
 
-def uniform_noise(latent_dim: int, device=None) -> Callable[[int], torch.Tensor]:
-    """``sample_noise(n)``: z ~ U[-1, 1]^d, the cube (the baseline's prior, as in DCGAN)."""
+def uniform_noise(latent_dim: int, device=None, generator: torch.Generator | None = None
+                  ) -> Callable[[int], torch.Tensor]:
+    """``sample_noise(n)``: z ~ U[-1, 1]^d, the cube (the baseline's prior, as in DCGAN).
+    With a CPU ``generator``, the draws come from it (a stream of their own, the same on every
+    device) and are then moved to ``device``; without one, from the global generator."""
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(f"uniform_noise: generator must be a CPU torch.Generator, got one on "
+                         f"{generator.device}")
     def sample(n: int) -> torch.Tensor:
+        if generator is not None:
+            return (torch.rand(n, latent_dim, generator=generator) * 2 - 1).to(device)
         return torch.rand(n, latent_dim, device=device) * 2 - 1
     return sample
 

@@ -68,6 +68,20 @@ def test_noise_samplers():
     assert g.norm(dim=1).mean().item() == pytest.approx(4.0, rel=0.03)
 
 
+def test_uniform_noise_from_a_generator_of_its_own():
+    draw = lambda: hacks.uniform_noise(16, generator=torch.Generator().manual_seed(3))(500)
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    z = draw()
+    torch.manual_seed(0)
+    z_again = draw()
+    assert torch.rand(1) == before            # the global stream was not touched
+    assert torch.equal(z, z_again) and z.shape == (500, 16)
+    assert z.min() >= -1 and z.max() <= 1
+    expected = torch.rand(500, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    assert torch.equal(z, expected)           # the same numbers as drawing by hand
+
+
 # --- labels and the discriminator loss --------------------------------------------------------
 
 def test_hard_label_loss_equals_the_standard_discriminator_loss():
