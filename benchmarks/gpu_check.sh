@@ -16,14 +16,14 @@
 # in 540 s beside 14 CPU-only runs (08 had trained all five models, 05 had finished its ring runs
 # but not reached the grid). With RUNS="01 02 05a 05r 05g 06 07s0 08" and NB_LIMIT=470, 01, 02,
 # 05a, 06 and 07s0 finished; 05r and 05g had trained WGAN-GP and the vanilla GAN (188 s each) but
-# not the clipping baseline, and 08 had reached GAN-PA. Logs, the published metrics and a summary go to $LOGDIR (default
-# runs/gpu_check);
+# not the clipping baseline, and 08 had reached GAN-PA. Logs, the published metrics and a summary
+# go to $LOGDIR (default runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
 # for time; run it by hand.
-# Chapter 05 runs as three processes, one per group of its parts (-p parts ...), so that its
-# gpu preset fits the limit. RUNS picks the notebook runs by the names below (default: all of
-# them), BENCH=0 skips the benchmarks.
+# Chapter 05 runs as three processes side by side, one per group of its parts (-p parts ...);
+# even so its ring and grid processes need about 10 minutes on a shared GPU. RUNS picks the
+# notebook runs by the names below (default: all of them), BENCH=0 skips the benchmarks.
 #   bash benchmarks/gpu_check.sh
 #   NB_LIMIT=300 LOGDIR=/tmp/g bash benchmarks/gpu_check.sh
 #   BENCH=0 RUNS="05a 05r 05g 08" bash benchmarks/gpu_check.sh

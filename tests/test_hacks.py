@@ -1,5 +1,6 @@
 """Unit tests of gan_tutorial.hacks: each hack's piece against a case worked out by hand."""
 import math
+import types
 
 import pytest
 import torch
@@ -80,6 +81,9 @@ def test_uniform_noise_from_a_generator_of_its_own():
     assert z.min() >= -1 and z.max() <= 1
     expected = torch.rand(500, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
     assert torch.equal(z, expected)           # the same numbers as drawing by hand
+    on_gpu = types.SimpleNamespace(device=torch.device("cuda", 0))   # stands in for a CUDA generator
+    with pytest.raises(ValueError, match="CPU torch.Generator"):
+        hacks.uniform_noise(16, generator=on_gpu)
 
 
 # --- labels and the discriminator loss --------------------------------------------------------
