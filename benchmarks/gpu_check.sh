@@ -14,16 +14,14 @@
 # or run them a few at a time: chapters 03 and 04 alone on the GPU (beside CPU-only work) finished
 # their gpu presets in 379 s and 342 s, while 05 and 08 side by side did not finish in 300 s, nor
 # in 540 s beside 14 CPU-only runs (08 had trained all five models, 05 had finished its ring runs
-# but not reached the grid). With RUNS="01 02 05a 05r 05g 06 07s0 08" and NB_LIMIT=470, 01, 02,
-# 05a, 06 and 07s0 finished; 05r and 05g had trained WGAN-GP and the vanilla GAN (188 s each) but
-# not the clipping baseline, and 08 had reached GAN-PA. Logs, the published metrics and a summary
-# go to $LOGDIR (default runs/gpu_check);
+# but not reached the grid); the README's GPU section has every run's figures. Logs, the
+# published metrics and a summary go to $LOGDIR (default runs/gpu_check);
 # the summary lists, for each notebook, its exit status, its time and every metric that has a
 # target. benchmarks/toy_throughput.py (CUDA graph vs eager on chapter 05's toys) is left out
 # for time; run it by hand.
 # Chapter 05 runs as three processes side by side, one per group of its parts (-p parts ...);
 # even so its ring and grid processes need about 10 minutes on a shared GPU. RUNS picks the
-# notebook runs by the names below (default: all of them), BENCH=0 skips the benchmarks.
+# notebook runs by the names below (default, empty: all of them), BENCH=0 skips the benchmarks.
 #   bash benchmarks/gpu_check.sh
 #   NB_LIMIT=300 LOGDIR=/tmp/g bash benchmarks/gpu_check.sh
 #   BENCH=0 RUNS="05a 05r 05g 08" bash benchmarks/gpu_check.sh
@@ -32,7 +30,7 @@ LOGDIR=${LOGDIR:-runs/gpu_check}
 NB_LIMIT=${NB_LIMIT:-420}
 PRESET=${PRESET:-gpu}   # smoke: try this script on a machine without a GPU
 BENCH=${BENCH:-1}
-RUNS=${RUNS:-"01 02 03 04 05a 05r 05g 06 07s0 07s5 07s0resize 08"}
+RUNS=${RUNS:-}
 mkdir -p "$LOGDIR"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export TQDM_MININTERVAL=10    # progress bars every 10 s in the logs, not every 0.1 s
@@ -56,7 +54,7 @@ stamp() { echo "== $(( $(date +%s) - start )) s: $*"; }
 stamp "notebooks in the $PRESET preset, side by side (limit $NB_LIMIT s each)" | tee -a "$LOGDIR/bench.log"
 run_nb() {  # run_nb NAME NOTEBOOK [-p NAME VALUE ...]; only the runs that RUNS names
   local name=$1 book=$2; shift 2
-  case " $RUNS " in *" $name "*) ;; *) return 0 ;; esac
+  [ -z "$RUNS" ] || case " $RUNS " in *" $name "*) ;; *) return 0 ;; esac
   ( t0=$(date +%s)
     OMP_NUM_THREADS=2 timeout "$NB_LIMIT" $PY benchmarks/plain_run.py "$book" --preset "$PRESET" "$@" \
         --results "$LOGDIR/results_$name.json" > "$LOGDIR/nb_$name.log" 2>&1

@@ -144,9 +144,8 @@ def uniform_noise(latent_dim: int, device=None, generator: torch.Generator | Non
         raise ValueError(f"uniform_noise: generator must be a CPU torch.Generator, got one on "
                          f"{generator.device}")
     def sample(n: int) -> torch.Tensor:
-        if generator is not None:
-            return (torch.rand(n, latent_dim, generator=generator) * 2 - 1).to(device)
-        return torch.rand(n, latent_dim, device=device) * 2 - 1
+        z = torch.rand(n, latent_dim, generator=generator, device="cpu" if generator else device)
+        return (z * 2 - 1).to(device)
     return sample
 
 
