@@ -44,11 +44,6 @@ def make(args, dev, seed: int = 0):
     return G, D, opt_G, opt_D
 
 
-def sync(module: torch.nn.Module) -> None:
-    """Wait for the device: reading one number back completes the queued work."""
-    float(next(module.parameters()).detach().reshape(-1)[0])
-
-
 def examples_loop(G, D, opt_G, opt_D, data, iters: int, batch: int, latent_dim: int,
                   fresh_noise: bool = False) -> None:
     """The structure of pytorch/examples dcgan/main.py (data already on the device)."""
@@ -136,14 +131,14 @@ def main(argv=None) -> dict:
     }
     for name, fn in runs.items():                       # warm-up (cudnn autotuning, allocator)
         fn(args.warmup, nets[name])
-        sync(nets[name][0])
+        runtime.synchronize(dev)
     rates = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, fn in runs.items():
-            sync(nets[name][0])
+            runtime.synchronize(dev)
             t = time.perf_counter()
             fn(args.iters, nets[name])
-            sync(nets[name][0])
+            runtime.synchronize(dev)
             rates[name].append(args.iters / (time.perf_counter() - t))
     med = {k: statistics.median(v) for k, v in rates.items()}
     result = {

@@ -58,12 +58,10 @@ def main(argv=None) -> dict[str, float]:
     seconds = {}
 
     def timed(label: str, work) -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        runtime.synchronize(dev)
         t0 = time.perf_counter()
         work()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        runtime.synchronize(dev)
         seconds[label] = time.perf_counter() - t0
         print(f"{label:<48} {seconds[label]:7.1f} s", flush=True)
 

@@ -26,11 +26,6 @@ from gan_tutorial.nets import mlp
 SCALE = 1.414  # gan_toy.py divides the 8-Gaussian data by this
 
 
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def run(hidden: int, iters: int, warmup: int, batch: int, graph: bool, dev: torch.device, seed: int = 0):
     runtime.seed_everything(seed)
     ring = toy.ring()
@@ -45,7 +40,7 @@ def run(hidden: int, iters: int, warmup: int, batch: int, graph: bool, dev: torc
 
     def mark(step, G_, D_, hist):
         if step == warmup and "start" not in marks:
-            sync(dev)
+            runtime.synchronize(dev)
             marks["start"] = time.perf_counter()
 
     hist = train.train(G, D, opt_G, opt_D, lambda: sample() / SCALE,
@@ -53,7 +48,7 @@ def run(hidden: int, iters: int, warmup: int, batch: int, graph: bool, dev: torc
                        loss_D=losses.wgan_gp_critic_loss(0.1), loss_G=losses.wasserstein_generator_loss,
                        k=5, schedulers=scheds, callback=mark, callback_every=warmup, progress=False,
                        cuda_graph=graph)
-    sync(dev)
+    runtime.synchronize(dev)
     rate = (iters - warmup) / (time.perf_counter() - marks["start"])
     G.eval()
     with torch.no_grad():

@@ -51,6 +51,18 @@ def device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def synchronize(dev: torch.device | str) -> None:
+    """Wait until the work queued on ``dev`` is done, so that a clock read after it counts it.
+
+    CUDA and ``mps`` run asynchronously; the CPU has nothing to wait for.
+    """
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
 _DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's own default, before anyone changes it
 
 

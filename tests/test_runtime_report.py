@@ -26,6 +26,20 @@ def test_device_is_a_torch_device(monkeypatch):
     assert runtime.device() == torch.device("cpu")
 
 
+def test_synchronize_waits_per_device_kind(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda dev=None: calls.append(("cuda", dev)))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append(("mps", None)))
+    runtime.synchronize("cpu")                       # nothing queued on the CPU: no call
+    runtime.synchronize(torch.device("cpu"))
+    assert calls == []
+    runtime.synchronize("cuda:1")
+    runtime.synchronize("mps")
+    assert calls == [("cuda", torch.device("cuda:1")), ("mps", None)]
+    with pytest.raises(RuntimeError, match="gpu"):
+        runtime.synchronize("gpu")                   # not a device name
+
+
 def test_seed_everything_repeats_and_rejects_non_integers():
     runtime.seed_everything(3)
     a = torch.rand(4)
