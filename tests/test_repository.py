@@ -97,3 +97,15 @@ def test_papermill_reads_every_parameter(path, caplog):
     names = [n.targets[0].id for n in ast.parse("".join(cell["source"])).body]
     assert list(found) == names
     assert "Unable to parse" not in caplog.text
+
+
+def test_pytest_runs_the_unit_tests_without_nbval():
+    """`addopts` holds --nbval-lax; without nbval, conftest.py must accept it so that a machine
+    with only the runtime dependencies can still run the unit tests."""
+    import subprocess
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:nbval", "-p", "no:cacheprovider",
+                           "tests/test_runtime_report.py", "-k", "test_preset_from_name_env_and_default"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+    assert "nbval is not loaded" in proc.stdout
