@@ -12,6 +12,8 @@ from gan_tutorial import hacks, losses, metrics, train
 from gan_tutorial.data import images
 from gan_tutorial.nets import dcgan, encoders
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.mark.parametrize("size,channels,width", [(32, 3, 8), (64, 3, 8), (32, 1, 4), (8, 1, 4)])
 def test_shapes_range_and_logits(size, channels, width):
@@ -360,13 +362,12 @@ def test_notebook_07_reads_a_medmnist_file(tmp_path, monkeypatch):
 
     import papermill
 
-    root = Path(__file__).resolve().parent.parent
     results = tmp_path / "results.json"
     monkeypatch.setenv("GAN_TUTORIAL_RESULTS", str(results))
-    papermill.execute_notebook(str(root / "notebooks" / "07_dcgan_latent_arithmetic.ipynb"),
+    papermill.execute_notebook(str(ROOT / "notebooks" / "07_dcgan_latent_arithmetic.ipynb"),
                                str(tmp_path / "out.ipynb"), progress_bar=False,
                                parameters={"PRESET": "smoke", "dataset": "sample_lesions"},
-                               cwd=str(root / "notebooks"))
+                               cwd=str(ROOT / "notebooks"))
     [record] = json.loads(results.read_text())
     assert record["parameters"]["dataset"] == "sample_lesions" and record["preset"] == "smoke"
     assert "kid_generated" in record["metrics"] and "arithmetic_accuracy" not in record["metrics"]
