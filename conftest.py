@@ -12,7 +12,7 @@ os.environ.setdefault("GAN_TUTORIAL_PRESET", "smoke")
 def pytest_addoption(parser):
     """Accept ``--nbval-lax`` (in ``addopts``) where nbval is not installed, for example on a GPU
     machine that has only the runtime dependencies: the unit tests then run, and the notebooks,
-    which only nbval collects, are left out (the summary line says so)."""
+    which only nbval collects, are left out (the header says so)."""
     try:
         parser.addoption("--nbval-lax", action="store_true",
                          help="(nbval is not loaded: the notebooks are not collected)")
