@@ -109,3 +109,39 @@ def test_pytest_runs_the_unit_tests_without_nbval():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
     assert "nbval is not loaded" in proc.stdout
+
+
+def breakable(line: str, width: int = 100) -> bool:
+    """True if the markdown line has a space at which it could be wrapped within `width`: one outside
+    inline math, inline code and links, and after the list marker or indentation."""
+    masked = re.sub(r"\$[^$]+\$|`[^`]+`|\[[^\]]*\]\([^)]*\)", lambda m: "x" * len(m.group(0)), line)
+    start = len(re.match(r"^\s*(?:[-*+] |\d+[.)] )?", masked).group(0))
+    return " " in masked[start + 1:width + 1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_lines_wrap_at_100(path):
+    """Prose in markdown cells wraps at 100 characters, as in the README. Tables, block quotes, display
+    math and lines that no space can break (one long formula or link) may be longer."""
+    long = []
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        math = False
+        for line in "".join(cell["source"]).splitlines():
+            s = line.strip()
+            if s.startswith("$$"):
+                math = not (len(s) > 2 and s.endswith("$$")) and not math
+                continue
+            if math or len(line) <= 100 or s.startswith(("|", ">")):
+                continue
+            if breakable(line):
+                long.append(line[:60])
+    assert not long, f"{len(long)} markdown lines over 100 characters that could wrap: {long}"
+
+
+def test_breakable_sees_spaces_outside_math_and_code_only():
+    assert breakable("word " * 30)
+    assert not breakable("$" + "a + b " * 30 + "$")
+    assert not breakable("- `" + "x y " * 40 + "`")
+    assert not breakable("[![badge](https://example.org/" + "a" * 120 + ")](https://example.org)")
