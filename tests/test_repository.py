@@ -3,6 +3,7 @@ environment files in step with pyproject.toml."""
 import ast
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -102,7 +103,6 @@ def test_papermill_reads_every_parameter(path, caplog):
 def test_pytest_runs_the_unit_tests_without_nbval():
     """`addopts` holds --nbval-lax; without nbval, conftest.py must accept it so that a machine
     with only the runtime dependencies can still run the unit tests."""
-    import subprocess
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:nbval", "-p", "no:cacheprovider",
                            "tests/test_runtime_report.py", "-k", "test_preset_from_name_env_and_default"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -127,13 +127,12 @@ def test_markdown_lines_wrap_at_100(path):
     for cell in json.loads(path.read_text())["cells"]:
         if cell["cell_type"] != "markdown":
             continue
-        math = False
+        math = False                         # inside a $$ ... $$ block over several lines
         for line in "".join(cell["source"]).splitlines():
-            s = line.strip()
-            if s.startswith("$$"):
-                math = not (len(s) > 2 and s.endswith("$$")) and not math
+            if math or "$$" in line:
+                math ^= line.count("$$") % 2 == 1   # an odd count opens or closes a block
                 continue
-            if math or len(line) <= 100 or s.startswith(("|", ">")):
+            if len(line) <= 100 or line.lstrip().startswith(("|", ">")):
                 continue
             if breakable(line):
                 long.append(line[:60])
