@@ -215,11 +215,27 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
+def cpu_name() -> str:
+    """The CPU's model name where the system says it (else the architecture) and the widest vector
+    instructions PyTorch's CPU kernels use on it, e.g. ``"AMD EPYC (AVX2)"``."""
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine() or "unknown CPU"
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def environment() -> dict[str, str]:
-    """The device, the versions that matter and PyTorch's CPU threads: what a run's numbers depend
-    on besides its parameters. The thread count belongs here: with another count, sums are rounded
-    in another order, and a GAN's training amplifies that (seed 5 of chapter 7 gave an arithmetic
-    score of 0.52 on two threads and 0.64 on one)."""
+    """The device, the versions that matter, the CPU and PyTorch's CPU threads: what a run's numbers
+    depend on besides its parameters. The thread count belongs here: with another count, sums are
+    rounded in another order, and a GAN's training amplifies that (seed 5 of chapter 7 gave an
+    arithmetic score of 0.52 on two threads and 0.64 on one). So does the CPU: its vector
+    instructions choose the kernels, and with them the rounding."""
     import matplotlib
     import scipy
     import sklearn
@@ -233,12 +249,13 @@ def environment() -> dict[str, str]:
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
         "matplotlib": matplotlib.__version__,
+        "cpu": cpu_name(),
         "threads": str(torch.get_num_threads()),
     }
 
 
 def describe(PRESET: str | None = None, file=None) -> dict[str, str]:
-    """Print (and return) device, preset, the versions that matter and the CPU threads."""
+    """Print (and return) device, preset, the versions that matter, the CPU and its threads."""
     env = environment()
     info = {"device": env.pop("device"), "preset": preset(PRESET), **env}
     width = max(map(len, info))
