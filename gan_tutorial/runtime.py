@@ -215,12 +215,12 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
-def cpu_name() -> str:
-    """The CPU's model name where the system says it (else the architecture) and the widest vector
-    instructions PyTorch's CPU kernels use on it, e.g. ``"AMD EPYC (AVX2)"``."""
+def cpu_name(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """The CPU's model name where the system says it (Linux's ``cpuinfo``; else the architecture)
+    and the widest vector instructions PyTorch's CPU kernels use on it, e.g. ``"AMD EPYC (AVX2)"``."""
     name = ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path(cpuinfo).read_text().splitlines():
             if line.lower().startswith("model name"):
                 name = line.split(":", 1)[1].strip()
                 break
