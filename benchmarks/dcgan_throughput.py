@@ -32,7 +32,7 @@ import time
 
 import torch
 
-from gan_tutorial import runtime, train
+from gan_tutorial import report, runtime, train
 from gan_tutorial.nets.dcgan import Discriminator, Generator, dcgan_optimizers
 
 
@@ -141,8 +141,9 @@ def main(argv=None) -> dict:
             runtime.synchronize(dev)
             rates[name].append(args.iters / (time.perf_counter() - t))
     med = {k: statistics.median(v) for k, v in rates.items()}
+    env = runtime.environment()
     result = {
-        "device": runtime.environment()["device"],
+        "device": env["device"], "cpu": env["cpu"],
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "size": args.size, "batch": args.batch, "width": args.width,
         "amp": args.amp, "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
@@ -151,8 +152,8 @@ def main(argv=None) -> dict:
         "ratio": statistics.median(t / e for t, e in zip(rates["train"], rates["examples"])),
         "ratio_fresh": statistics.median(t / e for t, e in zip(rates["train+fresh"], rates["examples+fresh"])),
     }
-    print(f"device {result['device']}, torch {result['torch']}, {result['threads']} threads; "
-          f"{args.size}x{args.size}, batch {args.batch}, width {args.width}, "
+    print(f"device {result['device']}, CPU {result['cpu']}, torch {result['torch']}, "
+          f"{result['threads']} threads; {args.size}x{args.size}, batch {args.batch}, width {args.width}, "
           f"amp={args.amp}, channels_last={args.channels_last}; median of {args.repeats} x "
           f"{args.iters} iterations")
     for name, r in med.items():
@@ -160,8 +161,7 @@ def main(argv=None) -> dict:
     print(f"ratio train / examples       = {result['ratio']:.2f}  (median over rounds)")
     print(f"ratio train+fresh / examples+fresh = {result['ratio_fresh']:.2f}  (fresh noise for G in both)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        report.atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return result
 
 

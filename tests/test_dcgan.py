@@ -1,6 +1,7 @@
 """DCGAN networks, the attribute classifier, KID and the throughput benchmark."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_tutorial import hacks, losses, metrics, train
+from gan_tutorial import hacks, losses, metrics, runtime, train
 from gan_tutorial.data import images
 from gan_tutorial.nets import dcgan, encoders
 
@@ -353,13 +354,13 @@ def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path, load_benchmark)
     r = bench.main(["--width", "4", "--batch", "8", "--iters", "2", "--warmup", "1", "--repeats", "1",
                     "--n-data", "32", "--json", str(out)])
     assert set(r["it_per_s"]) == {"examples", "examples+fresh", "train", "train+fresh"}
-    assert r["ratio"] > 0 and r["ratio_fresh"] > 0 and out.exists()
+    assert r["ratio"] > 0 and r["ratio_fresh"] > 0
+    assert r["cpu"] == runtime.cpu_name()        # the rates depend on the CPU: the record names it
+    assert json.loads(out.read_text()) == r
 
 
 def test_notebook_07_reads_a_medmnist_file(tmp_path, monkeypatch):
     """The MedMNIST path of notebook 07 (smoke sizes) on the sample .npz: KID, no arithmetic."""
-    import json
-
     import papermill
 
     results = tmp_path / "results.json"
