@@ -143,8 +143,8 @@ def main(argv=None) -> dict:
     med = {k: statistics.median(v) for k, v in rates.items()}
     env = runtime.environment()
     result = {
-        "device": env["device"], "cpu": env["cpu"],
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "device": env["device"], "cpu": env["cpu"], "torch": env["torch"],
+        "threads": torch.get_num_threads(),
         "size": args.size, "batch": args.batch, "width": args.width,
         "amp": args.amp, "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
         "it_per_s": med,
