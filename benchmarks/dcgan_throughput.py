@@ -152,8 +152,7 @@ def main(argv=None) -> dict:
         "ratio": statistics.median(t / e for t, e in zip(rates["train"], rates["examples"])),
         "ratio_fresh": statistics.median(t / e for t, e in zip(rates["train+fresh"], rates["examples+fresh"])),
     }
-    print(f"device {result['device']}, CPU {result['cpu']}, torch {result['torch']}, "
-          f"{result['threads']} threads; {args.size}x{args.size}, batch {args.batch}, width {args.width}, "
+    print(f"{runtime.machine_line(dev)}; {args.size}x{args.size}, batch {args.batch}, width {args.width}, "
           f"amp={args.amp}, channels_last={args.channels_last}; median of {args.repeats} x "
           f"{args.iters} iterations")
     for name, r in med.items():

@@ -42,7 +42,7 @@ def main(argv=None) -> dict[str, float]:
     args = ap.parse_args(argv)
     if args.patients < 100 or args.codes < 100:
         raise SystemExit(f"need --patients >= 100 and --codes >= 100, got {args.patients} and {args.codes}")
-    threads = runtime.set_threads(args.threads)
+    runtime.set_threads(args.threads)
     dev = torch.device(args.device) if args.device else runtime.device()
     rng = np.random.default_rng(0)
     X = records(args.patients, args.codes, rng)
@@ -51,9 +51,7 @@ def main(argv=None) -> dict[str, float]:
     synthetic = {name: records(n_train, args.codes, rng) for name in ("medGAN", "GAN", "marginals")}
     synthetic["copy"] = metrics.copy_with_flips(train_set, n_train, flips=2, seed=0)
     members, nonmembers = train_set[:2000], hold[:2000]
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
-    print(f"{len(X)} records x {args.codes} codes ({n_train} for training); device {dev} ({name}), "
-          f"torch {torch.__version__}, CPU threads {threads}")
+    print(f"{len(X)} records x {args.codes} codes ({n_train} for training); {runtime.machine_line(dev)}")
 
     seconds = {}
 

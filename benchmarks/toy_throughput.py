@@ -66,17 +66,15 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="CPU threads (default: runtime.set_threads; 1 is fastest for these tiny networks)")
     args = ap.parse_args(argv)
-    threads = runtime.set_threads(args.threads)
+    runtime.set_threads(args.threads)
     dev = runtime.device()
     cuda = dev.type == "cuda"
     iters = args.iters or (3000 if cuda else 200)
     warmup = args.warmup or (100 if cuda else 20)
     if not 0 < warmup < iters:
         raise SystemExit(f"need 0 < --warmup ({warmup}) < --iters ({iters})")
-    name = torch.cuda.get_device_name(dev) if cuda else "CPU"
     print(f"WGAN-GP toy iteration (5 critic steps with the penalty + 1 generator step), batch {args.batch}, "
-          f"{iters} iterations, rate after {warmup}; device {dev} ({name}), torch {torch.__version__}, "
-          f"CPU threads {threads}")
+          f"{iters} iterations, rate after {warmup}; {runtime.machine_line(dev)}")
     for hidden in args.hidden:
         eager, cov_e, _ = run(hidden, iters, warmup, args.batch, False, dev)
         line = (f"3x{hidden}: eager {eager:8.1f} it/s (modes {cov_e.modes}/8, hq {cov_e.hq_fraction:.3f})")

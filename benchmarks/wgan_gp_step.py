@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from gan_tutorial import losses, train
+from gan_tutorial import losses, runtime, train
 from gan_tutorial.data import toy
 from gan_tutorial.nets import mlp
 
@@ -100,7 +100,7 @@ def main(argv=None) -> None:
             times[name].append(time.perf_counter() - t0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"WGAN-GP iteration ({args.n_critic} critic steps with the penalty + 1 generator step), "
-          f"3x{args.hidden} MLPs, batch {args.batch}, CPU threads {torch.get_num_threads()}, "
+          f"3x{args.hidden} MLPs, batch {args.batch}, {runtime.machine_line('cpu')}, "
           f"load average {load:.2f}; median of {args.repeats} x {args.iters} iterations")
     rate = {k: args.iters / statistics.median(v) for k, v in times.items()}
     for k, r in rate.items():

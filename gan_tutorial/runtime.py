@@ -230,6 +230,20 @@ def cpu_name(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
     return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
 
 
+def device_name(dev: torch.device | str | None = None) -> str:
+    """The device (default: ``device()``) as a run's record names it, with the GPU's model, e.g.
+    ``"cuda:0 (NVIDIA H200)"``, or ``"cpu"``."""
+    dev = device() if dev is None else torch.device(dev)
+    return str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else "")
+
+
+def machine_line(dev: torch.device | str | None = None) -> str:
+    """One line for a benchmark's header: what its timings depend on besides its own settings, the
+    device, the CPU, torch and PyTorch's CPU threads (as ``environment()`` records them)."""
+    return (f"device {device_name(dev)}, CPU {cpu_name()}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} CPU threads")
+
+
 def environment() -> dict[str, str]:
     """The device, the versions that matter, the CPU and PyTorch's CPU threads: what a run's numbers
     depend on besides its parameters. The thread count belongs here: with another count, sums are
@@ -240,9 +254,8 @@ def environment() -> dict[str, str]:
     import scipy
     import sklearn
 
-    dev = device()
     return {
-        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        "device": device_name(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -348,7 +348,7 @@ def test_discriminator_separation_of_the_same_images_is_one_half():
         metrics.discriminator_separation(D, x, x, batch_size=1)
 
 
-def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path, load_benchmark):
+def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path, load_benchmark, capsys):
     bench = load_benchmark("dcgan_throughput")
     out = tmp_path / "r.json"
     r = bench.main(["--width", "4", "--batch", "8", "--iters", "2", "--warmup", "1", "--repeats", "1",
@@ -357,6 +357,7 @@ def test_throughput_benchmark_runs_and_reports_a_ratio(tmp_path, load_benchmark)
     assert r["ratio"] > 0 and r["ratio_fresh"] > 0
     assert r["cpu"] == runtime.cpu_name()        # the rates depend on the CPU: the record names it
     assert json.loads(out.read_text()) == r
+    assert runtime.machine_line() in capsys.readouterr().out
 
 
 def test_notebook_07_reads_a_medmnist_file(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_tutorial import losses, metrics, train
+from gan_tutorial import losses, metrics, runtime, train
 from gan_tutorial.nets import medgan
 
 D = 30
@@ -225,11 +225,12 @@ def test_record_scores_on_a_device_match_the_cpu(device):
     assert pred.f1_real.shape == (2,) and 0 <= pred.ratio <= 1.5
 
 
-def test_score_timing_benchmark_runs_and_rejects_tiny_sizes(load_benchmark):
+def test_score_timing_benchmark_runs_and_rejects_tiny_sizes(load_benchmark, capsys):
     bench = load_benchmark("ehr_scores")
     threads = torch.get_num_threads()
     try:
         seconds = bench.main(["--patients", "300", "--codes", "120", "--device", "cpu"])
+        assert runtime.machine_line("cpu") in capsys.readouterr().out   # one thread, as it ran
     finally:
         torch.set_num_threads(threads)   # the benchmark asks for one thread, as chapter 08 does
     assert len(seconds) == 5 and all(s >= 0 for s in seconds.values())

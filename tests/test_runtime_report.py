@@ -106,6 +106,13 @@ def test_cpu_name_gives_the_vector_instructions_and_survives_a_missing_cpuinfo(m
     assert runtime.cpu_name(tmp_path / "no_cpuinfo") == f"x86_64 ({capability})"
 
 
+def test_machine_line_names_device_cpu_torch_and_threads():
+    line = runtime.machine_line("cpu")
+    assert line == (f"device cpu, CPU {runtime.cpu_name()}, torch {torch.__version__}, "
+                    f"{torch.get_num_threads()} CPU threads")
+    assert runtime.device_name("cpu") == "cpu" and runtime.environment()["device"] == runtime.device_name()
+
+
 def test_publish_rejects_targets_without_metric_and_non_numbers():
     with pytest.raises(KeyError, match="fid"):
         report.publish({"modes": 1}, {"fid": "< 10"})
