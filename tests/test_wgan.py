@@ -213,14 +213,15 @@ def test_generator_step_with_a_frozen_critic_reaches_G_but_not_the_critic_weight
 def test_toy_benchmarks_run_and_name_the_machine(load_benchmark, capsys):
     """The two WGAN-GP timing scripts run at tiny sizes, and their headers say what the rates
     depend on: device, CPU, torch and threads."""
+    toy_throughput, wgan_gp_step = load_benchmark("toy_throughput"), load_benchmark("wgan_gp_step")
     threads = torch.get_num_threads()
     try:
-        load_benchmark("toy_throughput").main(["--hidden", "8", "--iters", "4", "--warmup", "2", "--batch", "16"])
+        toy_throughput.main(["--hidden", "8", "--iters", "4", "--warmup", "2", "--batch", "16"])
         out = capsys.readouterr().out
         assert runtime.machine_line() in out and "3x8: eager" in out
         with pytest.raises(SystemExit, match="--warmup"):
-            load_benchmark("toy_throughput").main(["--iters", "4", "--warmup", "4"])
-        load_benchmark("wgan_gp_step").main(["--hidden", "8", "--batch", "16", "--iters", "2", "--repeats", "1"])
+            toy_throughput.main(["--iters", "4", "--warmup", "4"])
+        wgan_gp_step.main(["--hidden", "8", "--batch", "16", "--iters", "2", "--repeats", "1"])
         out = capsys.readouterr().out
         assert runtime.machine_line("cpu") in out and "ratio train.train / plain loop" in out
     finally:
